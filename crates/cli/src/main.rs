@@ -1,0 +1,40 @@
+//! The `ferroftp` binary: parses the command line and wires the library crates together.
+
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// ferroftp: a fast, safe FTP server.
+///
+/// Start with `ferroftp serve` to share the current directory read-only on
+/// ftp://127.0.0.1:2121/ (anonymous login), then add flags as needed.
+#[derive(Parser, Debug)]
+#[command(name = "ferroftp", version, about, long_about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the FTP server.
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

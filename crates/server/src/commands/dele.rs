@@ -1,0 +1,13 @@
+//! `DELE` (RFC 959 §4.1.3).
+
+use super::HandlerResult;
+use crate::auth::Right;
+use crate::session::Session;
+use ferroftp_proto::{Reply, ReplyCode};
+
+pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
+    s.require(Right::Delete)?;
+    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    s.storage()?.remove_file(&path).await?;
+    Ok(Reply::new(ReplyCode::FILE_ACTION_OK, format!("File {path} deleted.")).into())
+}

@@ -1,0 +1,26 @@
+//! `RETR` (RFC 959 §4.1.3), restartable with `REST` (RFC 3659 §5).
+
+use super::{HandlerResult, mode_label};
+use crate::auth::Right;
+use crate::data::Job;
+use crate::error::{CommandError, StorageError, StorageErrorKind};
+use crate::session::{Session, TransferType};
+use ferroftp_proto::listing::FileKind;
+
+pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
+    s.require(Right::Read)?;
+    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    let storage = s.storage()?;
+    let meta = storage.metadata(&path).await?;
+    if meta.kind != FileKind::File {
+        return Err(CommandError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.to_string())));
+    }
+    let offset = s.rest.take().unwrap_or(0);
+    if offset > meta.size {
+        return Err(CommandError::Storage(StorageError::new(StorageErrorKind::InvalidOffset, path.to_string())));
+    }
+    let reader = storage.read(&path, offset).await?;
+    let ascii = s.transfer_type == TransferType::Ascii;
+    let opened = format!("Opening {} mode data connection for {path} ({} bytes).", mode_label(s), meta.size - offset);
+    s.start_transfer(Job::Send { reader, ascii }, "RETR", &path, opened, "Transfer complete ({bytes} bytes sent).".into())
+}

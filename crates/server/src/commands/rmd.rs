@@ -1,0 +1,13 @@
+//! `RMD`/`XRMD` (RFC 959 §4.1.3).
+
+use super::HandlerResult;
+use crate::auth::Right;
+use crate::session::Session;
+use ferroftp_proto::{Reply, ReplyCode};
+
+pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
+    s.require(Right::Rmdir)?;
+    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    s.storage()?.remove_dir(&path).await?;
+    Ok(Reply::new(ReplyCode::FILE_ACTION_OK, format!("Directory {path} removed.")).into())
+}

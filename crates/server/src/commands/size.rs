@@ -1,0 +1,45 @@
+//! `SIZE` (RFC 3659 §4): the number of octets a `RETR` would send in the current
+//! TYPE. In TYPE A that is counted by reading the file, for files up to a limit.
+
+use super::HandlerResult;
+use crate::error::{CommandError, StorageError, StorageErrorKind};
+use crate::session::{Session, TransferType};
+use ferroftp_proto::ascii::Encoder;
+use ferroftp_proto::listing::FileKind;
+use ferroftp_proto::{Reply, ReplyCode};
+use tokio::io::AsyncReadExt;
+
+/// Largest file whose TYPE A size is computed (it must be read whole).
+const ASCII_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
+pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
+    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    let storage = s.storage()?;
+    let meta = storage.metadata(&path).await?;
+    if meta.kind != FileKind::File {
+        return Err(CommandError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.to_string())));
+    }
+    let size = match s.transfer_type {
+        TransferType::Binary => meta.size,
+        TransferType::Ascii if meta.size > ASCII_SIZE_LIMIT => {
+            return Err(CommandError::reply(
+                ReplyCode::FILE_UNAVAILABLE,
+                "SIZE in ASCII mode is only computed for files up to 64 MiB; use TYPE I.",
+            ));
+        }
+        TransferType::Ascii => {
+            let mut reader = storage.read(&path, 0).await?;
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut total = 0;
+            loop {
+                let n = reader.read(&mut buf).await.map_err(|e| StorageError::io(e, path.to_string()))?;
+                if n == 0 {
+                    break;
+                }
+                total += Encoder::encoded_len(&buf[..n]);
+            }
+            total
+        }
+    };
+    Ok(Reply::new(ReplyCode::FILE_STATUS, size.to_string()).into())
+}

@@ -1,0 +1,119 @@
+//! Data connections: how they are set up (passive or active), the stream that
+//! carries them, and the transfer task a session runs on them.
+
+mod listing;
+mod transfer;
+
+pub(crate) use listing::{EntryFilter, ListFormat, is_glob, to_entry};
+pub(crate) use transfer::{DataEvent, Job, TransferHandle, TransferParams, spawn_transfer};
+
+use rand::Rng;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+/// How the next data connection will be made.
+#[derive(Debug)]
+pub(crate) enum DataSetup {
+    /// `PASV`/`EPSV`: the client connects to this listener.
+    Passive(TcpListener),
+    /// `PORT`/`EPRT`: the server connects to the client.
+    Active(SocketAddr),
+}
+
+impl DataSetup {
+    /// Opens the data connection. A passive connection from any address but
+    /// `peer` is refused and logged (RFC 2577 §8, port stealing); the listener
+    /// keeps waiting for the real client until `timeout`.
+    pub(crate) async fn connect(self, local_ip: IpAddr, peer: IpAddr, timeout: Duration) -> io::Result<DataStream> {
+        let stream = match self {
+            DataSetup::Passive(listener) => {
+                tokio::time::timeout(timeout, async {
+                    loop {
+                        let (stream, from) = listener.accept().await?;
+                        if same_host(from.ip(), peer) {
+                            return Ok::<_, io::Error>(stream);
+                        }
+                        tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
+                    }
+                })
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no data connection within the timeout"))??
+            }
+            DataSetup::Active(addr) => {
+                let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+                if local_ip.is_ipv4() == addr.is_ipv4() {
+                    socket.bind(SocketAddr::new(local_ip, 0))?;
+                }
+                tokio::time::timeout(timeout, socket.connect(addr))
+                    .await
+                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "data connection timed out"))??
+            }
+        };
+        stream.set_nodelay(true)?;
+        Ok(DataStream::Tcp(stream))
+    }
+}
+
+/// Compares addresses, treating an IPv4-mapped IPv6 address as its IPv4 form.
+pub(crate) fn same_host(a: IpAddr, b: IpAddr) -> bool {
+    a.to_canonical() == b.to_canonical()
+}
+
+/// Binds a passive listener on `ip`, on a random port of `range` (RFC 2577 §8
+/// asks for unpredictable ports) or on any free port when there is no range.
+pub(crate) async fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<TcpListener> {
+    let Some(range) = range else {
+        return TcpListener::bind(SocketAddr::new(ip, 0)).await;
+    };
+    let (lo, hi) = (*range.start(), *range.end());
+    let span = u32::from(hi - lo) + 1;
+    let start = rand::rng().random_range(0..span);
+    let mut last = io::Error::new(io::ErrorKind::AddrInUse, "passive port range is empty");
+    for i in 0..span.min(1000) {
+        let port = lo + u16::try_from((start + i) % span).unwrap_or(0);
+        match TcpListener::bind(SocketAddr::new(ip, port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// A connected data channel. Plain TCP today; a TLS stream and zero-copy paths
+/// plug in as further variants without changing the transfer code's callers.
+#[derive(Debug)]
+pub(crate) enum DataStream {
+    Tcp(TcpStream),
+}
+
+impl AsyncRead for DataStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            DataStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for DataStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            DataStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            DataStream::Tcp(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            DataStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The transfer task: one per data connection, controlled by its session.
+//!
+//! The session spawns it with a [`Job`], gets [`DataEvent`]s back (`Opened`
+//! when the connection is up, so the session can send 150; `Done` at the end, so
+//! it can send 226 or an error) and can abort it at any moment, which is how
+//! `ABOR` works while the session keeps answering commands.
+
+use super::{DataSetup, DataStream, EntryFilter, ListFormat};
+use crate::error::StorageError;
+use crate::storage::{DirStream, ReadStream, Upload};
+use ferroftp_proto::ascii;
+use ferroftp_proto::{Reply, ReplyCode};
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+/// Bytes moved per read/write on file transfers.
+const CHUNK: usize = 256 * 1024;
+/// Listing bytes gathered before a write.
+const LIST_FLUSH: usize = 64 * 1024;
+
+/// What to do once the data connection is open.
+pub(crate) enum Job {
+    /// `RETR`: file → client.
+    Send { reader: ReadStream, ascii: bool },
+    /// `STOR`/`APPE`/`STOU`: client → file.
+    Receive { upload: Box<dyn Upload>, ascii: bool },
+    /// `LIST`/`NLST`/`MLSD`: listing → client.
+    List { entries: DirStream, format: ListFormat, filter: EntryFilter },
+}
+
+/// Reports from the transfer task to its session.
+#[derive(Debug)]
+pub(crate) enum DataEvent {
+    /// The data connection is open; the transfer is starting.
+    Opened,
+    /// The transfer ended: bytes moved, or why it failed.
+    Done(Result<u64, TransferError>),
+}
+
+/// Why a transfer did not complete. Each maps to one reply.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransferError {
+    #[error("cannot open data connection: {0}")]
+    Connect(io::Error),
+    #[error("data connection lost: {0}")]
+    Lost(io::Error),
+    #[error("transfer aborted")]
+    Aborted,
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+impl TransferError {
+    pub(crate) fn to_reply(&self) -> Reply {
+        match self {
+            TransferError::Connect(e) => Reply::new(ReplyCode::CANT_OPEN_DATA, format!("Cannot open data connection: {e}.")),
+            TransferError::Lost(e) => {
+                Reply::new(ReplyCode::TRANSFER_ABORTED, format!("Connection closed; transfer aborted ({e})."))
+            }
+            TransferError::Aborted => Reply::new(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
+            TransferError::Storage(e) => e.to_reply(),
+        }
+    }
+}
+
+/// The session's side of a running transfer.
+pub(crate) struct TransferHandle {
+    pub(crate) events: mpsc::Receiver<DataEvent>,
+    abort: Option<oneshot::Sender<()>>,
+    /// Bytes moved so far (for `STAT` during the transfer).
+    pub(crate) progress: Arc<AtomicU64>,
+}
+
+impl TransferHandle {
+    /// Asks the transfer to stop; it answers with `Done(Err(Aborted))` unless it
+    /// had already finished.
+    pub(crate) fn abort(&mut self) {
+        if let Some(tx) = self.abort.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Settings of one transfer.
+pub(crate) struct TransferParams {
+    pub(crate) local_ip: IpAddr,
+    pub(crate) peer_ip: IpAddr,
+    /// Time allowed to open the data connection.
+    pub(crate) connect_timeout: Duration,
+    /// Time a transfer may make no progress before it is abandoned.
+    pub(crate) stall_timeout: Duration,
+    /// The path transferred, for error replies.
+    pub(crate) path: String,
+}
+
+/// Starts a transfer task.
+pub(crate) fn spawn_transfer(setup: DataSetup, job: Job, params: TransferParams) -> TransferHandle {
+    let (event_tx, events) = mpsc::channel(2);
+    let (abort_tx, mut abort_rx) = oneshot::channel();
+    let progress = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&progress);
+    tokio::spawn(async move {
+        let result = async {
+            let stream = tokio::select! {
+                r = setup.connect(params.local_ip, params.peer_ip, params.connect_timeout) => r.map_err(TransferError::Connect)?,
+                _ = &mut abort_rx => return Err(TransferError::Aborted),
+            };
+            let _ = event_tx.send(DataEvent::Opened).await;
+            tokio::select! {
+                r = run_job(stream, job, &counter, params.stall_timeout, &params.path) => r,
+                // A dropped sender (the session ended) aborts too.
+                _ = &mut abort_rx => Err(TransferError::Aborted),
+            }
+        }
+        .await;
+        let _ = event_tx.send(DataEvent::Done(result)).await;
+    }
+    .in_current_span());
+    TransferHandle { events, abort: Some(abort_tx), progress }
+}
+
+/// Runs one I/O step, failing if it makes no progress within `limit`.
+async fn stalled<T>(limit: Duration, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    tokio::time::timeout(limit, f)
+        .await
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "transfer stalled")))
+}
+
+async fn run_job(
+    mut stream: DataStream,
+    job: Job,
+    progress: &AtomicU64,
+    stall: Duration,
+    path: &str,
+) -> Result<u64, TransferError> {
+    let disk_error = |e: io::Error| TransferError::Storage(StorageError::io(e, path));
+    match job {
+        Job::Send { mut reader, ascii } => {
+            let mut buf = vec![0u8; CHUNK];
+            let mut encoded = Vec::new();
+            let mut encoder = ascii::Encoder::new();
+            let mut total = 0u64;
+            loop {
+                let n = reader.read(&mut buf).await.map_err(disk_error)?;
+                if n == 0 {
+                    break;
+                }
+                let out = if ascii {
+                    encoded.clear();
+                    encoder.encode(&buf[..n], &mut encoded);
+                    &encoded[..]
+                } else {
+                    &buf[..n]
+                };
+                stalled(stall, stream.write_all(out)).await.map_err(TransferError::Lost)?;
+                total += out.len() as u64;
+                progress.store(total, Ordering::Relaxed);
+            }
+            stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
+            Ok(total)
+        }
+        Job::Receive { mut upload, ascii } => {
+            let mut buf = vec![0u8; CHUNK];
+            let mut decoded = Vec::new();
+            let mut decoder = ascii::Decoder::new();
+            let mut total = 0u64;
+            loop {
+                let n = stalled(stall, stream.read(&mut buf)).await.map_err(TransferError::Lost)?;
+                if n == 0 {
+                    break;
+                }
+                total += n as u64;
+                progress.store(total, Ordering::Relaxed);
+                let data = if ascii {
+                    decoded.clear();
+                    decoder.decode(&buf[..n], &mut decoded);
+                    &decoded[..]
+                } else {
+                    &buf[..n]
+                };
+                upload.write_all(data).await.map_err(disk_error)?;
+            }
+            if ascii {
+                decoded.clear();
+                decoder.finish(&mut decoded);
+                upload.write_all(&decoded).await.map_err(disk_error)?;
+            }
+            upload.commit().await.map_err(TransferError::Storage)?;
+            Ok(total)
+        }
+        Job::List { mut entries, format, filter } => {
+            let now = SystemTime::now();
+            let mut out = Vec::with_capacity(LIST_FLUSH + 1024);
+            let mut total = 0u64;
+            while let Some(entry) = entries.recv().await {
+                let entry = entry.map_err(TransferError::Storage)?;
+                if !filter.accepts(&entry.name) {
+                    continue;
+                }
+                format.write_line(&entry, now, &mut out);
+                if out.len() >= LIST_FLUSH {
+                    stalled(stall, stream.write_all(&out)).await.map_err(TransferError::Lost)?;
+                    total += out.len() as u64;
+                    progress.store(total, Ordering::Relaxed);
+                    out.clear();
+                }
+            }
+            stalled(stall, stream.write_all(&out)).await.map_err(TransferError::Lost)?;
+            total += out.len() as u64;
+            stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
+            Ok(total)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Control listeners, the accept loop and graceful shutdown.
+
+use crate::auth::Authenticator;
+use crate::config::ServerConfig;
+use crate::error::ServerError;
+use crate::session::{self, ServerContext};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+/// A bound FTP server, ready to [`run`](Server::run).
+pub struct Server {
+    ctx: Arc<ServerContext>,
+    listeners: Vec<TcpListener>,
+}
+
+/// Stops a running server from another task.
+#[derive(Clone, Debug)]
+pub struct ServerHandle {
+    shutdown: CancellationToken,
+}
+
+impl ServerHandle {
+    /// Stops accepting, tells idle sessions `421`, lets running transfers finish
+    /// within the grace period, then closes.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// `EAFNOSUPPORT` on Linux: the kernel was built or booted without IPv6.
+const fn libc_eafnosupport() -> i32 {
+    97
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // Keep [::]:21 and 0.0.0.0:21 separate listeners, as configured.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+impl Server {
+    /// Binds every listen address. An IPv6 address the machine cannot bind (no
+    /// IPv6 configured) is skipped with one warning; any other failure is an error.
+    pub async fn bind(config: ServerConfig, auth: Arc<dyn Authenticator>) -> Result<Server, ServerError> {
+        let mut listeners = Vec::new();
+        let mut warned_v6 = false;
+        for &addr in &config.listen {
+            match bind_one(addr) {
+                Ok(l) => listeners.push(l),
+                Err(e)
+                    if addr.is_ipv6()
+                        && (matches!(e.kind(), io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported)
+                            || e.raw_os_error() == Some(libc_eafnosupport())) =>
+                {
+                    if !warned_v6 {
+                        warn!(%addr, error = %e, "IPv6 is not available on this machine; serving IPv4 only");
+                        warned_v6 = true;
+                    }
+                }
+                Err(source) => return Err(ServerError::Bind { addr, source }),
+            }
+        }
+        if listeners.is_empty() {
+            return Err(ServerError::NoListener);
+        }
+        let ctx = Arc::new(ServerContext { config, auth, shutdown: CancellationToken::new() });
+        Ok(Server { ctx, listeners })
+    }
+
+    /// The addresses actually bound (with the real port when 0 was asked for).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+    }
+
+    /// A handle that can stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle { shutdown: self.ctx.shutdown.clone() }
+    }
+
+    /// Accepts sessions until shutdown, then waits for them to close.
+    pub async fn run(self) {
+        let tracker = TaskTracker::new();
+        let mut next_id = 0u64;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        for listener in self.listeners {
+            let tx = tx.clone();
+            let shutdown = self.ctx.shutdown.clone();
+            tracker.spawn(async move {
+                loop {
+                    let accepted = tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        a = listener.accept() => a,
+                    };
+                    match accepted {
+                        Ok((stream, _)) => {
+                            if tx.send(stream).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            // Out of descriptors or similar: back off instead of spinning.
+                            warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+        }
+        drop(tx);
+        loop {
+            let stream = tokio::select! {
+                _ = self.ctx.shutdown.cancelled() => break,
+                s = rx.recv() => match s { Some(s) => s, None => break },
+            };
+            next_id += 1;
+            tracker.spawn(session::run(Arc::clone(&self.ctx), stream, next_id));
+        }
+        info!("shutting down: no new sessions; waiting for open sessions to close");
+        tracker.close();
+        tracker.wait().await;
+        info!("all sessions closed");
+    }
+}

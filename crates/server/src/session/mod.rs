@@ -1,0 +1,434 @@
+//! One control connection: its state and its event loop.
+//!
+//! A session is one task that owns all its state. The loop waits at once for
+//! the next command line, for events from a running transfer task, for the
+//! idle deadline and for server shutdown. While a transfer runs, `ABOR`, `STAT`
+//! and `NOOP` are answered at once; other commands wait their turn (RFC 959 §5.4
+//! allows only these during a transfer), in order.
+
+mod control;
+
+pub(crate) use control::{ControlReader, ControlWriter};
+
+use crate::auth::{Account, Authenticator, Right};
+use crate::commands::{self, Access, ArgRule, Outcome};
+use crate::config::ServerConfig;
+use crate::data::{DataEvent, DataSetup, Job, TransferHandle, TransferParams, spawn_transfer};
+use crate::error::CommandError;
+use crate::storage::{Storage, VirtualPath};
+use ferroftp_proto::listing::Facts;
+use ferroftp_proto::{Command, LineError, Reply, ReplyCode};
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, info};
+
+/// Commands accepted while a transfer runs and held until it ends.
+const MAX_QUEUED: usize = 32;
+
+/// What every session shares.
+pub(crate) struct ServerContext {
+    pub(crate) config: ServerConfig,
+    pub(crate) auth: Arc<dyn Authenticator>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// Where the login sequence stands (RFC 959 §5.4, USER/PASS state diagram).
+pub(crate) enum Login {
+    None,
+    /// USER given, PASS expected.
+    User(String),
+    LoggedIn(Account),
+}
+
+/// The representation type (RFC 959 §3.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransferType {
+    Ascii,
+    Binary,
+}
+
+/// What the log line and the replies of a running transfer need.
+pub(crate) struct Running {
+    handle: TransferHandle,
+    /// Text of the 150 reply.
+    opened: String,
+    /// Text of the 226 reply; `{bytes}` is filled in.
+    done: String,
+    verb: &'static str,
+    path: String,
+    started: Instant,
+    /// ABOR arrived; after the transfer's own reply, ABOR gets its 226.
+    abort_requested: bool,
+}
+
+/// One client's session.
+pub(crate) struct Session {
+    pub(crate) ctx: Arc<ServerContext>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    writer: ControlWriter,
+    pub(crate) login: Login,
+    /// RFC 7151 virtual host, if the client sent HOST.
+    pub(crate) host: Option<String>,
+    pub(crate) client_name: Option<String>,
+    pub(crate) cwd: VirtualPath,
+    pub(crate) transfer_type: TransferType,
+    /// Restart offset from REST, for the next RETR/STOR/APPE only.
+    pub(crate) rest: Option<u64>,
+    /// Source of a rename from RNFR, for the next RNTO only.
+    pub(crate) rename_from: Option<VirtualPath>,
+    pub(crate) data: Option<DataSetup>,
+    /// After `EPSV ALL`, only EPSV may set up data connections (RFC 2428 §4).
+    pub(crate) epsv_all: bool,
+    pub(crate) facts: Facts,
+    transfer: Option<Running>,
+    queued: VecDeque<Result<Vec<u8>, LineError>>,
+    /// The session ends after the current reply.
+    closing: bool,
+}
+
+impl Session {
+    /// The logged-in account. Handlers registered as [`Access::LoggedIn`] only run
+    /// when there is one.
+    pub(crate) fn account(&self) -> Result<&Account, CommandError> {
+        match &self.login {
+            Login::LoggedIn(a) => Ok(a),
+            _ => Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, "Please log in with USER and PASS first.")),
+        }
+    }
+
+    pub(crate) fn storage(&self) -> Result<Arc<dyn Storage>, CommandError> {
+        Ok(Arc::clone(&self.account()?.storage))
+    }
+
+    /// Refuses with 550 naming the right if the account lacks it.
+    pub(crate) fn require(&self, right: Right) -> Result<(), CommandError> {
+        if right.granted_by(&self.account()?.rights) {
+            Ok(())
+        } else {
+            Err(CommandError::reply(
+                ReplyCode::FILE_UNAVAILABLE,
+                format!("Permission denied: this account has no '{}' right.", right.name()),
+            ))
+        }
+    }
+
+    /// Resolves a path argument against the working directory.
+    pub(crate) fn resolve(&self, arg: &str) -> VirtualPath {
+        self.cwd.join(arg)
+    }
+
+    pub(crate) async fn send(&mut self, reply: &Reply) -> io::Result<()> {
+        self.writer.send(reply).await
+    }
+
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer.send_raw(bytes).await
+    }
+
+    /// Bytes moved so far by the running transfer, and what it is.
+    pub(crate) fn transfer_status(&self) -> Option<(String, u64)> {
+        self.transfer
+            .as_ref()
+            .map(|t| (format!("{} {}", t.verb, t.path), t.handle.progress.load(Ordering::Relaxed)))
+    }
+
+    /// Starts a transfer on the prepared data connection. Replies 425 if there is
+    /// none; otherwise the transfer task reports back and the loop sends 150/226.
+    pub(crate) fn start_transfer(
+        &mut self,
+        job: Job,
+        verb: &'static str,
+        path: &VirtualPath,
+        opened: String,
+        done: String,
+    ) -> Result<Outcome, CommandError> {
+        let Some(setup) = self.data.take() else {
+            return Err(CommandError::reply(ReplyCode::CANT_OPEN_DATA, "Use PORT, PASV, EPRT or EPSV first."));
+        };
+        let params = TransferParams {
+            local_ip: self.local.ip(),
+            peer_ip: self.peer.ip(),
+            connect_timeout: self.ctx.config.data_timeout,
+            stall_timeout: self.ctx.config.idle_timeout,
+            path: path.to_string(),
+        };
+        let handle = spawn_transfer(setup, job, params);
+        self.transfer = Some(Running {
+            handle,
+            opened,
+            done,
+            verb,
+            path: path.to_string(),
+            started: Instant::now(),
+            abort_requested: false,
+        });
+        Ok(Outcome::Transfer)
+    }
+
+    /// Resets the session to just after the greeting (REIN, RFC 959 §4.1.1;
+    /// RFC 7151 §3.2: HOST is reset too).
+    pub(crate) fn reinitialize(&mut self) {
+        self.login = Login::None;
+        self.host = None;
+        self.cwd = VirtualPath::root();
+        self.transfer_type = TransferType::Ascii;
+        self.rest = None;
+        self.rename_from = None;
+        self.data = None;
+        self.epsv_all = false;
+        self.facts = Facts::default();
+    }
+
+    fn user_name(&self) -> &str {
+        match &self.login {
+            Login::LoggedIn(a) => &a.name,
+            Login::User(u) => u,
+            Login::None => "-",
+        }
+    }
+
+    /// Handles one line: parse, check access and arguments, run the handler, reply.
+    async fn handle_line(&mut self, line: Result<Vec<u8>, LineError>) -> io::Result<()> {
+        let cmd = match line.and_then(|l| Command::parse(&l)) {
+            Ok(c) => c,
+            Err(e) => {
+                let code = match e {
+                    LineError::TooLong | LineError::Empty | LineError::BadVerb => ReplyCode::SYNTAX_ERROR,
+                    LineError::BadUtf8 | LineError::Nul => ReplyCode::PARAMETER_SYNTAX_ERROR,
+                };
+                debug!(error = %e, "<- unparsable line");
+                return self.send(&Reply::new(code, format!("Syntax error: {e}."))).await;
+            }
+        };
+        if cmd.verb == "PASS" {
+            debug!("<- PASS ****");
+        } else {
+            debug!(command = %cmd, "<-");
+        }
+        let reply = self.dispatch(&cmd).await;
+        if cmd.verb != "REST" {
+            self.rest = None;
+        }
+        if cmd.verb != "RNFR" {
+            self.rename_from = None;
+        }
+        match reply {
+            Ok(Outcome::Reply(r)) => self.send(&r).await,
+            Ok(Outcome::Transfer | Outcome::Done) => Ok(()),
+            Ok(Outcome::Close(r)) => {
+                self.closing = true;
+                self.send(&r).await
+            }
+            Err(e) => {
+                let r = e.into_reply()?;
+                self.send(&r).await
+            }
+        }
+    }
+
+    async fn dispatch(&mut self, cmd: &Command) -> Result<Outcome, CommandError> {
+        let Some(spec) = commands::lookup(&cmd.verb) else {
+            let verb: String = cmd.verb.chars().take(8).collect();
+            return Err(CommandError::reply(ReplyCode::SYNTAX_ERROR, format!("{verb}: command not understood.")));
+        };
+        if spec.access == Access::LoggedIn && !matches!(self.login, Login::LoggedIn(_)) {
+            return Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, "Please log in with USER and PASS first."));
+        }
+        let arg = cmd.arg.clone().filter(|a| !a.is_empty());
+        if spec.arg == ArgRule::Required && arg.is_none() {
+            return Err(CommandError::reply(
+                ReplyCode::PARAMETER_SYNTAX_ERROR,
+                format!("{} needs an argument: {}.", spec.verbs[0], spec.syntax),
+            ));
+        }
+        (spec.handler)(self, arg).await
+    }
+
+    /// A line arriving while a transfer runs.
+    async fn handle_line_during_transfer(&mut self, line: Result<Vec<u8>, LineError>) -> io::Result<()> {
+        let verb = line.as_ref().ok().and_then(|l| Command::parse(l).ok()).map(|c| (c.verb, c.arg));
+        match verb {
+            Some((v, None)) if v == "ABOR" => {
+                debug!("<- ABOR (during transfer)");
+                if let Some(t) = &mut self.transfer {
+                    t.abort_requested = true;
+                    t.handle.abort();
+                }
+                Ok(())
+            }
+            Some((v, None)) if v == "STAT" => {
+                let r = commands::stat::session_status(self);
+                self.send(&r).await
+            }
+            Some((v, _)) if v == "NOOP" => self.send(&Reply::new(ReplyCode::OK, "NOOP ok.")).await,
+            _ if self.queued.len() >= MAX_QUEUED => {
+                self.send(&Reply::new(ReplyCode::BAD_SEQUENCE, "Too many commands during a transfer; command dropped."))
+                    .await
+            }
+            _ => {
+                self.queued.push_back(line);
+                Ok(())
+            }
+        }
+    }
+
+    async fn on_data_event(&mut self, event: Option<DataEvent>) -> io::Result<()> {
+        let Some(t) = &mut self.transfer else { return Ok(()) };
+        match event {
+            Some(DataEvent::Opened) => {
+                let r = Reply::new(ReplyCode::FILE_STATUS_OK, t.opened.clone());
+                self.send(&r).await
+            }
+            Some(DataEvent::Done(result)) => {
+                let Some(t) = self.transfer.take() else { return Ok(()) };
+                let secs = t.started.elapsed().as_secs_f64();
+                let reply = match &result {
+                    Ok(bytes) => {
+                        info!(
+                            user = self.user_name(),
+                            peer = %self.peer,
+                            command = t.verb,
+                            path = %t.path,
+                            bytes,
+                            seconds = format!("{secs:.3}"),
+                            rate = format!("{:.1} MB/s", *bytes as f64 / secs.max(1e-6) / 1e6),
+                            "transfer complete"
+                        );
+                        Reply::new(ReplyCode::CLOSING_DATA, t.done.replace("{bytes}", &bytes.to_string()))
+                    }
+                    Err(e) => {
+                        info!(user = self.user_name(), peer = %self.peer, command = t.verb, path = %t.path, error = %e, "transfer failed");
+                        e.to_reply()
+                    }
+                };
+                self.send(&reply).await?;
+                if t.abort_requested {
+                    self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful.")).await?;
+                }
+                Ok(())
+            }
+            None => {
+                self.transfer = None;
+                self.send(&Reply::new(ReplyCode::LOCAL_ERROR, "Transfer ended unexpectedly.")).await
+            }
+        }
+    }
+}
+
+async fn next_event(t: &mut Option<Running>) -> Option<DataEvent> {
+    match t {
+        Some(t) => t.handle.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs a session on an accepted control connection until it ends.
+pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64) {
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else { return };
+    // One reply per segment without Nagle delays, and Telnet Synch (the urgent
+    // byte before ABOR) read in line so IAC DM is stripped, not lost.
+    let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
+    let (r, w) = stream.into_split();
+    let mut reader = ControlReader::new(r);
+    let shutdown = ctx.shutdown.clone();
+    let mut s = Session {
+        ctx,
+        peer,
+        local,
+        writer: ControlWriter::new(w),
+        login: Login::None,
+        host: None,
+        client_name: None,
+        cwd: VirtualPath::root(),
+        transfer_type: TransferType::Ascii,
+        rest: None,
+        rename_from: None,
+        data: None,
+        epsv_all: false,
+        facts: Facts::default(),
+        transfer: None,
+        queued: VecDeque::new(),
+        closing: false,
+    };
+    let span = tracing::info_span!("session", id, peer = %peer);
+    async move {
+        info!(local = %local, "session start");
+        let started = Instant::now();
+        let result = event_loop(&mut s, &mut reader, &shutdown).await;
+        if let Some(mut t) = s.transfer.take() {
+            t.handle.abort();
+        }
+        s.writer.shutdown().await;
+        info!(
+            user = s.user_name(),
+            seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+            error = result.err().map(|e| e.to_string()),
+            "session end"
+        );
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &CancellationToken) -> io::Result<()> {
+    let banner = Reply::new(ReplyCode::READY, s.ctx.config.banner.clone());
+    s.send(&banner).await?;
+    let mut idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
+    let mut shutdown_deadline: Option<tokio::time::Instant> = None;
+    loop {
+        if s.closing {
+            return Ok(());
+        }
+        if s.transfer.is_none() {
+            if shutdown_deadline.is_some() {
+                s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.")).await?;
+                return Ok(());
+            }
+            if let Some(line) = s.queued.pop_front() {
+                s.handle_line(line).await?;
+                idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
+                continue;
+            }
+        }
+        let grace_end = shutdown_deadline.unwrap_or_else(|| tokio::time::Instant::now() + s.ctx.config.idle_timeout);
+        tokio::select! {
+            _ = shutdown.cancelled(), if shutdown_deadline.is_none() => {
+                // Idle sessions are told at once; a running transfer gets the grace period.
+                shutdown_deadline = Some(tokio::time::Instant::now() + s.ctx.config.shutdown_grace);
+            }
+            _ = tokio::time::sleep_until(grace_end), if shutdown_deadline.is_some() => {
+                if let Some(t) = &mut s.transfer {
+                    t.handle.abort();
+                }
+            }
+            event = next_event(&mut s.transfer) => {
+                s.on_data_event(event).await?;
+                idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
+            }
+            line = reader.next_line() => {
+                let Some(line) = line? else {
+                    return Ok(()); // client closed the connection
+                };
+                if s.transfer.is_some() {
+                    s.handle_line_during_transfer(line).await?;
+                } else {
+                    s.handle_line(line).await?;
+                }
+                idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
+            }
+            _ = tokio::time::sleep_until(idle_deadline), if s.transfer.is_none() => {
+                let secs = s.ctx.config.idle_timeout.as_secs();
+                s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, format!("Timeout: no command for {secs} seconds; closing."))).await?;
+                return Ok(());
+            }
+        }
+    }
+}

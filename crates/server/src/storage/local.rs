@@ -1,0 +1,311 @@
+//! The local filesystem backend.
+//!
+//! Every operation goes through a [`cap_std::fs::Dir`] handle on the served
+//! directory. cap-std resolves each path beneath that handle (with `openat2`
+//! `RESOLVE_BENEATH` where the kernel has it, by careful component-wise
+//! resolution where it does not), so neither `..`, absolute paths nor symlinks,
+//! including ones created while a session runs, reach outside the root.
+//! Paths are never concatenated into strings handed to the OS.
+
+use super::{DirEntry, DirStream, Metadata, ReadStream, Storage, Upload, VirtualPath, WriteMode};
+use crate::error::{StorageError, StorageErrorKind};
+use async_trait::async_trait;
+use cap_std::fs::{Dir, MetadataExt, OpenOptions, PermissionsExt};
+use ferroftp_proto::listing::FileKind;
+use std::io::{self, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncSeekExt, AsyncWrite};
+use tokio::sync::mpsc;
+
+/// Names of uploads in progress start with this; they are hidden from listings.
+const UPLOAD_PREFIX: &str = ".ferroftp-upload-";
+
+/// Entries buffered between the directory-reading thread and the transfer.
+const LIST_CHANNEL_DEPTH: usize = 256;
+
+/// A directory of the local filesystem served as a user's tree.
+#[derive(Clone)]
+pub struct LocalFs {
+    root: Arc<Dir>,
+    root_path: PathBuf,
+}
+
+impl std::fmt::Debug for LocalFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalFs").field("root", &self.root_path).finish()
+    }
+}
+
+impl LocalFs {
+    /// Opens `root` as the tree's root directory handle.
+    pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
+        let root_path = root.as_ref().to_path_buf();
+        let dir = Dir::open_ambient_dir(&root_path, cap_std::ambient_authority())?;
+        Ok(LocalFs { root: Arc::new(dir), root_path })
+    }
+
+    /// The directory this backend serves.
+    pub fn root_path(&self) -> &Path {
+        &self.root_path
+    }
+
+    /// Runs a blocking filesystem call on the blocking pool.
+    async fn blocking<T, F>(&self, path: &VirtualPath, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Dir, &Path) -> io::Result<T> + Send + 'static,
+    {
+        let root = Arc::clone(&self.root);
+        let rel = rel_path(path);
+        let shown = path.to_string();
+        match tokio::task::spawn_blocking(move || f(&root, &rel)).await {
+            Ok(r) => r.map_err(|e| StorageError::io(e, shown)),
+            Err(_) => Err(StorageError::new(StorageErrorKind::Io, shown)),
+        }
+    }
+}
+
+/// The path handed to cap-std: `.` for the root, else the relative path.
+fn rel_path(path: &VirtualPath) -> PathBuf {
+    if path.is_root() { PathBuf::from(".") } else { PathBuf::from(path.relative()) }
+}
+
+fn convert(m: &cap_std::fs::Metadata, link_target: Option<String>) -> Metadata {
+    let mode = m.mode();
+    let kind = match mode & 0o170000 {
+        0o040000 => FileKind::Dir,
+        0o120000 => FileKind::Symlink,
+        0o020000 => FileKind::CharDevice,
+        0o060000 => FileKind::BlockDevice,
+        0o010000 => FileKind::Fifo,
+        0o140000 => FileKind::Socket,
+        _ => FileKind::File,
+    };
+    Metadata {
+        kind,
+        size: m.len(),
+        modified: m.modified().map(|t| t.into_std()).unwrap_or(std::time::UNIX_EPOCH),
+        mode: mode & 0o7777,
+        nlink: m.nlink(),
+        uid: m.uid(),
+        gid: m.gid(),
+        unique: format!("{:x}U{:x}", m.dev(), m.ino()),
+        link_target,
+    }
+}
+
+fn link_target(dir: &Dir, path: &Path) -> Option<String> {
+    dir.read_link_contents(path).ok().map(|p| p.to_string_lossy().into_owned())
+}
+
+fn lstat(dir: &Dir, path: &Path) -> io::Result<Metadata> {
+    let m = dir.symlink_metadata(path)?;
+    let target = if m.file_type().is_symlink() { link_target(dir, path) } else { None };
+    Ok(convert(&m, target))
+}
+
+#[async_trait]
+impl Storage for LocalFs {
+    async fn metadata(&self, path: &VirtualPath) -> Result<Metadata, StorageError> {
+        self.blocking(path, |d, p| d.metadata(p).map(|m| convert(&m, None))).await
+    }
+
+    async fn symlink_metadata(&self, path: &VirtualPath) -> Result<Metadata, StorageError> {
+        self.blocking(path, |d, p| lstat(d, p)).await
+    }
+
+    async fn list(&self, path: &VirtualPath) -> Result<DirStream, StorageError> {
+        let dir = self.blocking(path, |d, p| d.open_dir(p)).await?;
+        let (tx, rx) = mpsc::channel(LIST_CHANNEL_DEPTH);
+        let shown = path.to_string();
+        tokio::task::spawn_blocking(move || {
+            let entries = match dir.entries() {
+                Ok(e) => e,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(StorageError::io(e, shown)));
+                    return;
+                }
+            };
+            for entry in entries {
+                let item = entry.and_then(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    lstat(&dir, Path::new(&e.file_name())).map(|metadata| DirEntry { name, metadata })
+                });
+                let item = match item {
+                    Ok(e) if e.name.starts_with(UPLOAD_PREFIX) => continue,
+                    // An entry removed between readdir and stat is skipped.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Ok(e) => Ok(e),
+                    Err(e) => Err(StorageError::io(e, shown.clone())),
+                };
+                if tx.blocking_send(item).is_err() {
+                    return; // the listing was abandoned
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn read(&self, path: &VirtualPath, offset: u64) -> Result<ReadStream, StorageError> {
+        let file = self
+            .blocking(path, |d, p| {
+                let f = d.open(p)?;
+                if f.metadata()?.is_dir() {
+                    return Err(io::Error::from(io::ErrorKind::IsADirectory));
+                }
+                Ok(f.into_std())
+            })
+            .await?;
+        let mut file = tokio::fs::File::from_std(file);
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset)).await.map_err(|e| StorageError::io(e, path.to_string()))?;
+        }
+        Ok(Box::new(file))
+    }
+
+    async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError> {
+        let name = path.file_name().ok_or_else(|| StorageError::new(StorageErrorKind::IsADirectory, path.to_string()))?;
+        let target = rel_path(path);
+        let temp = match mode {
+            WriteMode::Replace | WriteMode::CreateNew => {
+                let suffix: u64 = rand::random();
+                Some(target.with_file_name(format!("{UPLOAD_PREFIX}{suffix:016x}-{name}")))
+            }
+            WriteMode::Append | WriteMode::ResumeAt(_) => None,
+        };
+        let open_path = temp.clone().unwrap_or_else(|| target.clone());
+        let check_target = target.clone();
+        let file = self
+            .blocking(path, move |d, _| {
+                match d.metadata(&check_target) {
+                    Ok(m) if m.is_dir() => return Err(io::Error::from(io::ErrorKind::IsADirectory)),
+                    Ok(_) if mode == WriteMode::CreateNew => return Err(io::Error::from(io::ErrorKind::AlreadyExists)),
+                    _ => {}
+                }
+                let mut opts = OpenOptions::new();
+                match mode {
+                    WriteMode::Replace | WriteMode::CreateNew => opts.write(true).create_new(true),
+                    WriteMode::Append => opts.append(true).create(true),
+                    WriteMode::ResumeAt(_) => opts.write(true),
+                };
+                let f = d.open_with(&open_path, &opts)?.into_std();
+                if let WriteMode::ResumeAt(offset) = mode {
+                    if offset > f.metadata()?.len() {
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, "offset beyond end"));
+                    }
+                    f.set_len(offset)?;
+                }
+                Ok(f)
+            })
+            .await
+            .map_err(|mut e| {
+                if e.source.as_ref().is_some_and(|s| s.kind() == io::ErrorKind::InvalidData) {
+                    e.kind = StorageErrorKind::InvalidOffset;
+                }
+                e
+            })?;
+        let mut file = tokio::fs::File::from_std(file);
+        if let WriteMode::ResumeAt(offset) = mode {
+            file.seek(SeekFrom::Start(offset)).await.map_err(|e| StorageError::io(e, path.to_string()))?;
+        }
+        Ok(Box::new(LocalUpload { file, root: Arc::clone(&self.root), temp, target, shown: path.to_string() }))
+    }
+
+    async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError> {
+        self.blocking(path, |d, p| d.create_dir(p)).await
+    }
+
+    async fn remove_dir(&self, path: &VirtualPath) -> Result<(), StorageError> {
+        if path.is_root() {
+            return Err(StorageError::new(StorageErrorKind::PermissionDenied, path.to_string()));
+        }
+        self.blocking(path, |d, p| d.remove_dir(p)).await
+    }
+
+    async fn remove_file(&self, path: &VirtualPath) -> Result<(), StorageError> {
+        self.blocking(path, |d, p| {
+            if d.symlink_metadata(p)?.is_dir() {
+                return Err(io::Error::from(io::ErrorKind::IsADirectory));
+            }
+            d.remove_file(p)
+        })
+        .await
+    }
+
+    async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), StorageError> {
+        if from.is_root() || to.is_root() {
+            return Err(StorageError::new(StorageErrorKind::PermissionDenied, from.to_string()));
+        }
+        let to_rel = rel_path(to);
+        self.blocking(from, move |d, p| d.rename(p, d, &to_rel)).await
+    }
+
+    async fn set_mode(&self, path: &VirtualPath, mode: u32) -> Result<(), StorageError> {
+        self.blocking(path, move |d, p| {
+            d.set_permissions(p, cap_std::fs::Permissions::from_mode(mode & 0o7777))
+        })
+        .await
+    }
+}
+
+/// An upload to the local filesystem.
+struct LocalUpload {
+    file: tokio::fs::File,
+    root: Arc<Dir>,
+    /// The hidden name written to, renamed to `target` on commit.
+    temp: Option<PathBuf>,
+    target: PathBuf,
+    shown: String,
+}
+
+impl AsyncWrite for LocalUpload {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.file).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.file).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.file).poll_shutdown(cx)
+    }
+}
+
+#[async_trait]
+impl Upload for LocalUpload {
+    async fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
+        use tokio::io::AsyncWriteExt;
+        self.file.flush().await.map_err(|e| StorageError::io(e, self.shown.clone()))?;
+        let Some(temp) = self.temp.take() else { return Ok(()) };
+        let root = Arc::clone(&self.root);
+        let target = self.target.clone();
+        let shown = self.shown.clone();
+        let renamed = tokio::task::spawn_blocking(move || {
+            let r = root.rename(&temp, &root, &target);
+            if r.is_err() {
+                let _ = root.remove_file(&temp);
+            }
+            r
+        })
+        .await;
+        match renamed {
+            Ok(r) => r.map_err(|e| StorageError::io(e, shown)),
+            Err(_) => Err(StorageError::new(StorageErrorKind::Io, shown)),
+        }
+    }
+
+    async fn abort(self: Box<Self>) {
+        // Dropping removes the temporary file.
+    }
+}
+
+impl Drop for LocalUpload {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            // A single unlink; cheap enough to do in place even on a runtime thread.
+            let _ = self.root.remove_file(temp);
+        }
+    }
+}

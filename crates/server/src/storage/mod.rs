@@ -1,0 +1,97 @@
+//! Storage: what a session reads and writes, behind the [`Storage`] trait.
+//!
+//! Paths reach a backend as [`VirtualPath`]s: absolute, normalised, with no `.`
+//! or `..` components, so a backend never sees a path that climbs out of the
+//! user's tree. The local backend ([`LocalFs`]) additionally resolves every path
+//! beneath its root directory handle, so symlinks cannot escape either.
+
+mod local;
+mod path;
+
+pub use local::LocalFs;
+pub use path::VirtualPath;
+
+use crate::error::StorageError;
+use async_trait::async_trait;
+use ferroftp_proto::listing::FileKind;
+use std::time::SystemTime;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+
+/// What a backend knows about one file.
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    pub kind: FileKind,
+    pub size: u64,
+    pub modified: SystemTime,
+    /// Permission bits (`0o7777` at most).
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    /// Stable identity for the RFC 3659 `unique` fact.
+    pub unique: String,
+    /// The target of a symbolic link.
+    pub link_target: Option<String>,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub name: String,
+    pub metadata: Metadata,
+}
+
+/// A directory listing delivered as it is read, never collected whole.
+pub type DirStream = mpsc::Receiver<Result<DirEntry, StorageError>>;
+
+/// A file opened for reading.
+pub type ReadStream = Box<dyn AsyncRead + Send + Unpin>;
+
+/// How an upload treats an existing file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Write a new version; the target is replaced only when the upload is
+    /// committed, so an interrupted upload leaves the old file (or nothing).
+    Replace,
+    /// Fail if the target exists (`STOU`); otherwise as `Replace`.
+    CreateNew,
+    /// Append to the file in place, creating it if missing (`APPE`).
+    Append,
+    /// Write in place from this offset, cutting off what follows
+    /// (`REST` + `STOR`, RFC 3659 §5).
+    ResumeAt(u64),
+}
+
+/// A file being written. Bytes go through `AsyncWrite`; the upload becomes
+/// visible under its name only by [`commit`](Upload::commit).
+#[async_trait]
+pub trait Upload: AsyncWrite + Send + Unpin {
+    /// Makes the upload final (for `Replace`/`CreateNew`, renames it into place).
+    async fn commit(self: Box<Self>) -> Result<(), StorageError>;
+    /// Discards the upload: a `Replace`/`CreateNew` upload disappears; an in-place
+    /// append or resume keeps what was written, as the client asked to resume.
+    async fn abort(self: Box<Self>);
+}
+
+/// A filesystem as seen by one account. Implemented by [`LocalFs`]; later
+/// backends (object storage) implement the same calls.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Metadata of `path`, following a final symlink (as `stat`).
+    async fn metadata(&self, path: &VirtualPath) -> Result<Metadata, StorageError>;
+    /// Metadata of `path` itself (as `lstat`).
+    async fn symlink_metadata(&self, path: &VirtualPath) -> Result<Metadata, StorageError>;
+    /// Lists a directory, streaming entries as they are read.
+    async fn list(&self, path: &VirtualPath) -> Result<DirStream, StorageError>;
+    /// Opens a file for reading from `offset`.
+    async fn read(&self, path: &VirtualPath, offset: u64) -> Result<ReadStream, StorageError>;
+    /// Opens a file for writing.
+    async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError>;
+    async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;
+    async fn remove_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;
+    async fn remove_file(&self, path: &VirtualPath) -> Result<(), StorageError>;
+    async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), StorageError>;
+    /// Sets permission bits (`SITE CHMOD`).
+    async fn set_mode(&self, path: &VirtualPath, mode: u32) -> Result<(), StorageError>;
+}
