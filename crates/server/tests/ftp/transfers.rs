@@ -1,0 +1,312 @@
+//! Transfers: sizes, modes, address families, resume, abort, TYPE A, non-ASCII names.
+
+use crate::common::*;
+use std::io::{Cursor, Read, Write};
+use suppaftp::types::{FileType, FormatControl};
+use suppaftp::{FtpStream, Mode};
+
+const SIZES: [usize; 5] = [0, 1, 4095, 4096, 1024 * 1024 + 7];
+
+/// Uploads and downloads each size, checking SHA-256 on the wire and on disk.
+fn round_trip(srv: &TestServer, ftp: &mut FtpStream, sizes: &[usize], tag: &str) {
+    for (i, &n) in sizes.iter().enumerate() {
+        let data = content(n, i as u64 + 1);
+        let name = format!("{tag}-{n}.bin");
+        let sent = ftp.put_file(&name, &mut Cursor::new(&data)).unwrap_or_else(|e| panic!("{tag} STOR {n}: {e}"));
+        assert_eq!(sent, n as u64);
+        assert_eq!(sha256(&srv.read(&name)), sha256(&data), "{tag}: stored {n} bytes differ");
+        let back = ftp.retr_as_buffer(&name).unwrap_or_else(|e| panic!("{tag} RETR {n}: {e}")).into_inner();
+        assert_eq!(back.len(), n);
+        assert_eq!(sha256(&back), sha256(&data), "{tag}: retrieved {n} bytes differ");
+        assert_eq!(ftp.size(&name).unwrap(), n);
+    }
+}
+
+#[test]
+fn sizes_over_extended_passive_ipv4() {
+    let srv = TestServer::start();
+    let mut ftp = srv.ftp();
+    ftp.set_mode(Mode::ExtendedPassive);
+    round_trip(&srv, &mut ftp, &SIZES, "epsv4");
+}
+
+#[test]
+fn sizes_over_passive_ipv4() {
+    let srv = TestServer::start();
+    let mut ftp = srv.ftp();
+    ftp.set_mode(Mode::Passive);
+    round_trip(&srv, &mut ftp, &SIZES, "pasv4");
+}
+
+#[test]
+fn sizes_over_active_ipv4() {
+    let srv = TestServer::start();
+    let mut ftp = srv.ftp();
+    ftp.set_mode(Mode::Active);
+    round_trip(&srv, &mut ftp, &SIZES, "port4");
+}
+
+#[test]
+fn passive_and_active_over_ipv6() {
+    let srv = TestServer::start();
+    let Some(v6) = srv.v6 else {
+        eprintln!("this machine has no IPv6 loopback; IPv6 transfers not tested here");
+        return;
+    };
+    let mut ftp = ftp_login(v6, USER, PASS);
+    ftp.set_mode(Mode::ExtendedPassive);
+    round_trip(&srv, &mut ftp, &SIZES, "epsv6");
+    ftp.set_mode(Mode::Active);
+    round_trip(&srv, &mut ftp, &SIZES[..4], "eprt6");
+    // PASV has no IPv6 form (RFC 2428); the reply says to use EPSV.
+    let mut raw = Raw::connect(v6);
+    raw.login(USER, PASS);
+    assert!(raw.expect("PASV", 425).text().contains("EPSV"));
+    raw.expect("PORT 127,0,0,1,200,1", 501);
+    raw.expect("EPSV 1", 522);
+    raw.expect("EPRT |1|127.0.0.1|51000|", 522);
+}
+
+#[test]
+fn hundred_mib_up_and_down() {
+    let srv = TestServer::start();
+    let data = content(100 * 1024 * 1024, 42);
+    let mut ftp = srv.ftp();
+    ftp.set_mode(Mode::ExtendedPassive);
+    assert_eq!(ftp.put_file("big.bin", &mut Cursor::new(&data)).unwrap(), data.len() as u64);
+    assert_eq!(sha256(&srv.read("big.bin")), sha256(&data));
+    let back = ftp.retr_as_buffer("big.bin").unwrap().into_inner();
+    assert_eq!(sha256(&back), sha256(&data));
+}
+
+#[test]
+fn resume_download_and_upload() {
+    let srv = TestServer::start();
+    let data = content(300_001, 7);
+    srv.write("r.bin", &data);
+    let mut ftp = srv.ftp();
+    ftp.set_mode(Mode::ExtendedPassive);
+    ftp.resume_transfer(100_000).unwrap();
+    let tail = ftp.retr_as_buffer("r.bin").unwrap().into_inner();
+    assert_eq!(tail, &data[100_000..]);
+    // Upload: half is there, REST + STOR sends the rest.
+    srv.write("u.bin", &data[..150_000]);
+    ftp.resume_transfer(150_000).unwrap();
+    ftp.put_file("u.bin", &mut Cursor::new(&data[150_000..])).unwrap();
+    assert_eq!(sha256(&srv.read("u.bin")), sha256(&data));
+    // REST then STOR on a longer file cuts off what follows the new data.
+    srv.write("v.bin", &data);
+    ftp.resume_transfer(10).unwrap();
+    ftp.put_file("v.bin", &mut Cursor::new(b"XYZ")).unwrap();
+    assert_eq!(srv.read("v.bin"), [&data[..10], b"XYZ"].concat());
+    // APPE-based resume (curl -C -, lftp).
+    srv.write("w.bin", &data[..5]);
+    ftp.append_file("w.bin", &mut Cursor::new(&data[5..])).unwrap();
+    assert_eq!(sha256(&srv.read("w.bin")), sha256(&data));
+}
+
+#[test]
+fn restart_beyond_end_is_554() {
+    let srv = TestServer::start();
+    srv.write("s.bin", b"short");
+    let mut c = srv.raw_alice();
+    let _data = c.epsv();
+    c.expect("REST 6", 350);
+    c.expect("RETR s.bin", 554);
+    c.expect("REST 6", 350);
+    c.expect("STOR s.bin", 554);
+    assert_eq!(srv.read("s.bin"), b"short");
+    // REST applies to the next command only.
+    c.expect("REST 3", 350);
+    c.expect("NOOP", 200);
+    let (_, bytes, done) = c.data_cmd("RETR s.bin");
+    assert_eq!((bytes.as_slice(), done.code), (&b"short"[..], 226));
+}
+
+/// Starts a RETR of a file too big to fit in socket buffers and reads only its
+/// beginning, so the transfer is certainly still running.
+fn start_big_retr(srv: &TestServer) -> (Raw, std::net::TcpStream) {
+    srv.write("big.bin", &content(100 * 1024 * 1024, 3));
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    let mut data = c.epsv();
+    c.expect("RETR big.bin", 150);
+    let mut first = vec![0u8; 1 << 20];
+    data.read_exact(&mut first).unwrap();
+    (c, data)
+}
+
+#[test]
+fn abor_during_transfer_with_telnet_sync() {
+    let srv = TestServer::start();
+    let (mut c, mut data) = start_big_retr(&srv);
+    // RFC 959 §4.1.3: IAC IP, IAC DM (Synch), then ABOR.
+    c.send_bytes(b"\xff\xf4\xff\xf2ABOR\r\n");
+    let aborted = c.reply();
+    assert_eq!(aborted.code, 426, "{aborted:?}");
+    let ok = c.reply();
+    assert_eq!(ok.code, 226, "{ok:?}");
+    // The data connection ends well short of 100 MiB.
+    let mut rest = Vec::new();
+    let _ = data.read_to_end(&mut rest);
+    assert!(rest.len() < 99 * 1024 * 1024);
+    c.expect("NOOP", 200);
+    assert_eq!(c.expect("SIZE big.bin", 213).text(), (100 * 1024 * 1024).to_string());
+}
+
+#[test]
+fn abor_through_suppaftp() {
+    let srv = TestServer::start();
+    srv.write("big.bin", &content(64 * 1024 * 1024, 9));
+    let mut ftp = srv.ftp();
+    ftp.set_mode(Mode::ExtendedPassive);
+    let mut stream = ftp.retr_as_stream("big.bin").unwrap();
+    let mut buf = vec![0u8; 65536];
+    stream.read_exact(&mut buf).unwrap();
+    ftp.abort(stream).unwrap();
+    ftp.noop().unwrap();
+    assert_eq!(ftp.pwd().unwrap(), "/");
+}
+
+#[test]
+fn stat_and_noop_answered_during_transfer_and_quit_waits() {
+    let srv = TestServer::start();
+    let (mut c, mut data) = start_big_retr(&srv);
+    let stat = c.expect("STAT", 211);
+    assert!(stat.text().contains("Transferring: RETR /big.bin"), "{stat:?}");
+    c.expect("NOOP", 200);
+    // QUIT during a transfer: the transfer's reply first, then 221 (RFC 959 §4.1.1).
+    c.send("QUIT");
+    let mut rest = Vec::new();
+    data.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest.len() + (1 << 20), 100 * 1024 * 1024);
+    assert_eq!(c.reply().code, 226);
+    assert_eq!(c.reply().code, 221);
+    assert!(c.try_reply().is_none());
+}
+
+#[test]
+fn aborted_upload_leaves_no_file() {
+    let srv = TestServer::start();
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    let mut data = c.epsv();
+    c.expect("STOR partial.bin", 150);
+    data.write_all(&content(1 << 20, 5)).unwrap();
+    c.send("ABOR");
+    assert_eq!(c.reply().code, 426);
+    assert_eq!(c.reply().code, 226);
+    assert!(!srv.path("partial.bin").exists());
+    assert!(srv.disk_names("").is_empty(), "leftovers: {:?}", srv.disk_names(""));
+}
+
+#[test]
+fn reset_upload_keeps_the_old_file_and_leaves_nothing_else() {
+    let srv = TestServer::start();
+    srv.write("keep.bin", b"original");
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    let mut data = c.epsv();
+    c.expect("STOR keep.bin", 150);
+    data.write_all(&content(256 * 1024, 6)).unwrap();
+    // A connection reset (RST), not a clean end of file: the upload is broken.
+    socket2::SockRef::from(&data).set_linger(Some(std::time::Duration::ZERO)).unwrap();
+    drop(data);
+    let r = c.reply();
+    assert_eq!(r.code, 426, "{r:?}");
+    assert_eq!(srv.read("keep.bin"), b"original");
+    assert_eq!(srv.disk_names(""), ["keep.bin"]);
+    // The session goes on.
+    let (_, done) = c.upload("STOR keep.bin", b"replaced");
+    assert_eq!(done.code, 226);
+    assert_eq!(srv.read("keep.bin"), b"replaced");
+}
+
+#[test]
+fn listing_hides_uploads_in_progress() {
+    let srv = TestServer::start();
+    let mut up = srv.raw_alice();
+    let mut data = up.epsv();
+    up.expect("STOR growing.bin", 150);
+    data.write_all(b"some bytes").unwrap();
+    data.flush().unwrap();
+    let mut other = srv.raw_alice();
+    // Wait (by reading the disk, not sleeping) until the upload's file exists.
+    while srv.disk_names("").is_empty() {
+        std::thread::yield_now();
+    }
+    assert!(other.listing("NLST -a").is_empty());
+    drop(data);
+    assert_eq!(up.reply().code, 226);
+    assert_eq!(other.listing("NLST"), ["growing.bin"]);
+}
+
+#[test]
+fn type_a_converts_both_ways() {
+    let srv = TestServer::start();
+    srv.write("unix.txt", b"one\ntwo\n\nthree");
+    let mut c = srv.raw_alice();
+    c.expect("TYPE A", 200);
+    let (opened, bytes, done) = c.data_cmd("RETR unix.txt");
+    assert!(opened.text().contains("ASCII"));
+    assert_eq!(done.code, 226);
+    assert_eq!(bytes, b"one\r\ntwo\r\n\r\nthree");
+    let (_, done) = c.upload("STOR dos.txt", b"a\r\nb\r\nlone\rcr\r\n");
+    assert_eq!(done.code, 226);
+    assert_eq!(srv.read("dos.txt"), b"a\nb\nlone\rcr\n");
+    c.expect("TYPE I", 200);
+    let (_, bytes, _) = c.data_cmd("RETR unix.txt");
+    assert_eq!(bytes, b"one\ntwo\n\nthree");
+    // suppaftp's ASCII mode agrees.
+    let mut ftp = srv.ftp();
+    ftp.transfer_type(FileType::Ascii(FormatControl::Default)).unwrap();
+    ftp.put_file("lib.txt", &mut Cursor::new(b"x\ny\n")).unwrap();
+    assert_eq!(srv.read("lib.txt"), b"x\ny\n");
+}
+
+#[test]
+fn non_ascii_names_everywhere() {
+    let srv = TestServer::start();
+    let mut ftp = srv.ftp();
+    ftp.set_mode(Mode::ExtendedPassive);
+    let names = ["Привет мир.txt", "文件名.txt", "فایل نمونه.txt", "Ķēķis ūdenī ģērbies.txt"];
+    for (i, name) in names.iter().enumerate() {
+        let data = content(1000 + i, i as u64);
+        ftp.put_file(name, &mut Cursor::new(&data)).unwrap();
+        assert_eq!(srv.read(name), data, "{name} on disk");
+        let list = ftp.list(None).unwrap();
+        assert!(list.iter().any(|l| l.ends_with(&format!(" {name}"))), "LIST lacks {name}: {list:?}");
+        let mlsd = ftp.mlsd(None).unwrap();
+        assert!(mlsd.iter().any(|l| l.ends_with(&format!("; {name}"))), "MLSD lacks {name}: {mlsd:?}");
+        assert_eq!(ftp.retr_as_buffer(name).unwrap().into_inner(), data);
+        let renamed = format!("новое-{i}-{name}");
+        ftp.rename(*name, &renamed).unwrap();
+        assert!(srv.path(&renamed).exists());
+        ftp.rm(&renamed).unwrap();
+        assert!(!srv.path(&renamed).exists());
+    }
+    ftp.mkdir("каталог").unwrap();
+    ftp.cwd("каталог").unwrap();
+    assert_eq!(ftp.pwd().unwrap(), "/каталог");
+}
+
+#[test]
+fn concurrent_sessions_do_not_disturb_each_other() {
+    let srv = TestServer::start();
+    std::thread::scope(|scope| {
+        for t in 0..6u64 {
+            let srv = &srv;
+            scope.spawn(move || {
+                let mut ftp = srv.ftp();
+                ftp.set_mode(if t % 2 == 0 { Mode::ExtendedPassive } else { Mode::Passive });
+                for j in 0..5u64 {
+                    let data = content(200_000 + j as usize, t * 100 + j);
+                    let name = format!("c{t}-{j}.bin");
+                    ftp.put_file(&name, &mut Cursor::new(&data)).unwrap();
+                    assert_eq!(ftp.retr_as_buffer(&name).unwrap().into_inner(), data);
+                }
+            });
+        }
+    });
+    assert_eq!(srv.disk_names("").len(), 30);
+}
