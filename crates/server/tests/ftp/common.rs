@@ -5,7 +5,7 @@ use ferroftp_server::{AnonymousAccess, LocalFs, Server, ServerConfig, ServerHand
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;

@@ -1,1 +1,297 @@
+//! Interoperability with real clients run as subprocesses: curl, lftp, tnftp and
+//! Python's ftplib. Enabled by `FERROFTP_INTEROP=1` (CI sets it after installing
+//! the clients); then a missing client is a failure, not a skip.
 
+use crate::common::*;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The client's path, or `None` when interop tests are off.
+fn client(name: &str) -> Option<PathBuf> {
+    if std::env::var("FERROFTP_INTEROP").ok().as_deref() != Some("1") {
+        eprintln!("FERROFTP_INTEROP is not 1: {name} interop test not run");
+        return None;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file());
+    Some(found.unwrap_or_else(|| panic!("FERROFTP_INTEROP=1 but `{name}` is not installed (.ci/run installs it)")))
+}
+
+#[track_caller]
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[track_caller]
+fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write script");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Relative path → SHA-256 of every file under `dir` (directories as `/`-ended keys).
+fn tree(dir: &Path) -> BTreeMap<String, [u8; 32]> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, [u8; 32]>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                out.insert(format!("{rel}/"), [0; 32]);
+                walk(base, &p, out);
+            } else {
+                out.insert(rel, sha256(&std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// 200 files of assorted sizes in nested folders, some names with spaces and non-ASCII.
+fn make_tree(dir: &Path) {
+    for i in 0..200usize {
+        let sub = match i % 5 {
+            0 => String::new(),
+            1 => "alpha/".into(),
+            2 => "alpha/beta gamma/".into(),
+            3 => format!("deep/{}/{}/", i % 3, i % 7),
+            _ => "данные/".into(),
+        };
+        let p = dir.join(format!("{sub}file {i}.bin"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content((i * 977) % 70_000, i as u64)).unwrap();
+    }
+}
+
+fn url(srv: &TestServer, userinfo: &str, path: &str) -> String {
+    format!("ftp://{userinfo}127.0.0.1:{}/{path}", srv.v4.port())
+}
+
+#[test]
+fn curl() {
+    let Some(curl) = client("curl") else { return };
+    let srv = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = content(3 * 1024 * 1024 + 5, 11);
+    srv.write("pub/file.bin", &data);
+    let auth = format!("{USER}:{PASS}@");
+    let base = || {
+        let mut c = Command::new(&curl);
+        c.args(["--silent", "--show-error", "--fail", "--max-time", "120"]);
+        c
+    };
+    // Anonymous listing and download.
+    let list = run(base().arg(url(&srv, "", "pub/")));
+    assert!(String::from_utf8_lossy(&list.stdout).contains(" file.bin"));
+    let out = work.path().join("dl.bin");
+    run(base().arg(url(&srv, "", "pub/file.bin")).arg("-o").arg(&out));
+    assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&data));
+    // Upload into new folders, with PASV instead of EPSV, and active mode (EPRT/PORT).
+    let local = work.path().join("up.bin");
+    std::fs::write(&local, &data).unwrap();
+    run(base().arg("--ftp-create-dirs").arg("-T").arg(&local).arg(url(&srv, &auth, "new/dir/up.bin")));
+    assert_eq!(sha256(&srv.read("new/dir/up.bin")), sha256(&data));
+    run(base().arg("--disable-epsv").arg("-T").arg(&local).arg(url(&srv, &auth, "pasv.bin")));
+    assert_eq!(sha256(&srv.read("pasv.bin")), sha256(&data));
+    run(base().args(["--ftp-port", "127.0.0.1"]).arg(url(&srv, &auth, "pasv.bin")).arg("-o").arg(&out));
+    assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&data));
+    // Resume both ways (-C -): REST+RETR and SIZE+APPE.
+    std::fs::write(&out, &data[..1_000_000]).unwrap();
+    run(base().args(["-C", "-"]).arg(url(&srv, &auth, "pasv.bin")).arg("-o").arg(&out));
+    assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&data));
+    srv.write("resume.bin", &data[..2_000_000]);
+    run(base().args(["-C", "-", "-T"]).arg(&local).arg(url(&srv, &auth, "resume.bin")));
+    assert_eq!(sha256(&srv.read("resume.bin")), sha256(&data));
+    // IPv6.
+    if let Some(v6) = srv.v6 {
+        let list = run(base().arg("-g").arg(format!("ftp://[::1]:{}/pub/", v6.port())));
+        assert!(String::from_utf8_lossy(&list.stdout).contains(" file.bin"));
+        run(base().args(["-g", "--ftp-port", "::1"]).arg(format!("ftp://{auth}[::1]:{}/pasv.bin", v6.port())).arg("-o").arg(&out));
+        assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&data));
+    }
+    // Names only, and commands sent with -Q.
+    let names = run(base().arg("--list-only").arg(url(&srv, &auth, "new/dir/")));
+    // curl turns the CRLF of an ASCII listing into the local line end.
+    assert_eq!(String::from_utf8_lossy(&names.stdout), "up.bin\n");
+    run(base().args(["-Q", "-DELE pasv.bin"]).arg(url(&srv, &auth, "")));
+    assert!(!srv.path("pasv.bin").exists());
+    // ASCII mode (;type=a). curl turns each CRLF, and each lone CR, into LF. The server
+    // sends the stored "a CR LF" as "a CR CR LF" (every LF becomes CRLF), which curl
+    // shows as two line ends; without the server's conversion it would show one.
+    srv.write("text.txt", b"a\r\nb\n");
+    let text = run(base().arg(url(&srv, "", "text.txt;type=a")));
+    assert_eq!(text.stdout, b"a\n\nb\n");
+    // Upload with --use-ascii: curl sends CRLF, the server stores LF.
+    let lf = work.path().join("lf.txt");
+    std::fs::write(&lf, b"x\ny\n").unwrap();
+    run(base().arg("--use-ascii").arg("-T").arg(&lf).arg(url(&srv, &auth, "ascii.txt")));
+    assert_eq!(srv.read("ascii.txt"), b"x\ny\n");
+    // Anonymous upload is refused in the default mode.
+    let refused = base().arg("-T").arg(&local).arg(url(&srv, "", "x.bin")).stdin(Stdio::null()).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(!srv.path("x.bin").exists());
+}
+
+fn lftp_cmd(lftp: &Path, srv: &TestServer, script: &str) -> Output {
+    let settings = "set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 20; set net:reconnect-interval-base 1; set xfer:clobber on; set cmd:fail-exit yes";
+    run(Command::new(lftp).args(["-u", &format!("{USER},{PASS}"), "-p", &srv.v4.port().to_string(), "-e"]).arg(format!(
+        "{settings}; {script}; bye"
+    )).arg("127.0.0.1"))
+}
+
+#[test]
+fn lftp_mirror_both_ways() {
+    let Some(lftp) = client("lftp") else { return };
+    let srv = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("local");
+    make_tree(&local);
+    let expected = tree(&local);
+    assert_eq!(expected.keys().filter(|k| !k.ends_with('/')).count(), 200);
+    // Upload the tree (mirror -R), then download it back (mirror), then again in active mode.
+    lftp_cmd(&lftp, &srv, &format!("mirror -R --parallel=3 '{}' up", local.display()));
+    assert_eq!(tree(&srv.path("up")), expected, "mirror -R result differs");
+    let back = work.path().join("back");
+    lftp_cmd(&lftp, &srv, &format!("mirror --parallel=3 up '{}'", back.display()));
+    assert_eq!(tree(&back), expected, "mirror result differs");
+    let active = work.path().join("active");
+    lftp_cmd(&lftp, &srv, &format!("set ftp:passive-mode off; mirror up '{}'", active.display()));
+    assert_eq!(tree(&active), expected, "active-mode mirror result differs");
+    // Single commands.
+    let out = lftp_cmd(&lftp, &srv, "cd up/alpha; ls; mkdir made; rm 'file 1.bin'; mv 'file 6.bin' renamed.bin; cls -1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("renamed.bin") && text.contains("made"), "{text}");
+    assert!(!srv.path("up/alpha/file 1.bin").exists());
+    assert!(srv.path("up/alpha/renamed.bin").exists());
+}
+
+#[test]
+fn tnftp_scripted_get_put_mget_mput() {
+    let Some(tnftp) = client("tnftp") else { return };
+    let srv = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let up = work.path().join("up");
+    let down = work.path().join("down");
+    std::fs::create_dir_all(&up).unwrap();
+    std::fs::create_dir_all(&down).unwrap();
+    for i in 0..5 {
+        std::fs::write(up.join(format!("m{i}.txt")), content(10_000 + i, i as u64)).unwrap();
+    }
+    let big = content(2 * 1024 * 1024, 99);
+    std::fs::write(up.join("single.bin"), &big).unwrap();
+    srv.write("remote/r1.dat", b"first remote");
+    srv.write("remote/r2.dat", b"second remote");
+    let script = format!(
+        "user {USER} {PASS}\nbinary\nprompt\nlcd {up}\nmkdir incoming\ncd incoming\nput single.bin\nmput m*.txt\ncd /remote\nlcd {down}\nget r1.dat\nmget *.dat\ncd /incoming\nget single.bin copy.bin\nls\nquit\n",
+        up = up.display(),
+        down = down.display()
+    );
+    let out = run_with_stdin(Command::new(&tnftp).args(["-n", "-v", "127.0.0.1", &srv.v4.port().to_string()]), &script);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(srv.read("incoming/single.bin"), big, "put");
+    for i in 0..5 {
+        assert_eq!(srv.read(&format!("incoming/m{i}.txt")), std::fs::read(up.join(format!("m{i}.txt"))).unwrap(), "mput m{i}");
+    }
+    assert_eq!(std::fs::read(down.join("r1.dat")).unwrap(), b"first remote", "get");
+    assert_eq!(std::fs::read(down.join("r2.dat")).unwrap(), b"second remote", "mget");
+    assert_eq!(std::fs::read(down.join("copy.bin")).unwrap(), big, "get to a new name");
+    assert!(text.contains("m4.txt"), "ls output: {text}");
+}
+
+const FTPLIB_SCRIPT: &str = r#"
+import ftplib, hashlib, io, sys
+host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ftp = ftplib.FTP()
+ftp.connect(host, port, timeout=30)
+ftp.login(user, password)
+data = bytes((i * 7919) % 251 for i in range(1_500_000))
+ftp.mkd("py")
+ftp.cwd("py")
+ftp.storbinary("STOR blob.bin", io.BytesIO(data))
+assert ftp.size("blob.bin") == len(data), ftp.size("blob.bin")
+got = io.BytesIO()
+ftp.retrbinary("RETR blob.bin", got.write)
+assert hashlib.sha256(got.getvalue()).digest() == hashlib.sha256(data).digest()
+tail = io.BytesIO()
+ftp.retrbinary("RETR blob.bin", tail.write, rest=1_000_000)
+assert tail.getvalue() == data[1_000_000:]
+ftp.storlines("STOR lines.txt", io.BytesIO(b"one\ntwo\n"))
+lines = []
+ftp.retrlines("RETR lines.txt", lines.append)
+assert lines == ["one", "two"], lines
+assert sorted(ftp.nlst()) == ["blob.bin", "lines.txt"], ftp.nlst()
+facts = dict(ftp.mlsd())
+assert facts["blob.bin"]["type"] == "file" and facts["blob.bin"]["size"] == str(len(data)), facts
+listing = []
+ftp.dir(listing.append)
+assert any(l.endswith(" blob.bin") for l in listing), listing
+assert ftp.sendcmd("MDTM blob.bin").startswith("213 ")
+ftp.rename("lines.txt", "renamed.txt")
+ftp.delete("renamed.txt")
+assert ftp.pwd() == "/py"
+ftp.cwd("..")
+try:
+    ftp.rmd("py")
+    raise SystemExit("RMD of a non-empty directory succeeded")
+except ftplib.error_perm as e:
+    assert str(e).startswith("550"), e
+ftp.set_pasv(False)
+active = io.BytesIO()
+ftp.retrbinary("RETR py/blob.bin", active.write)
+assert active.getvalue() == data
+ftp.quit()
+
+v6 = ftplib.FTP()
+try:
+    v6.connect("::1", int(sys.argv[5]), timeout=30)
+except OSError:
+    print("no IPv6")
+    sys.exit(0)
+v6.login(user, password)
+got6 = io.BytesIO()
+v6.retrbinary("RETR py/blob.bin", got6.write)
+assert got6.getvalue() == data
+v6.set_pasv(False)
+got6a = io.BytesIO()
+v6.retrbinary("RETR py/blob.bin", got6a.write)
+assert got6a.getvalue() == data
+v6.quit()
+print("ftplib ok")
+"#;
+
+#[test]
+fn python_ftplib() {
+    let Some(python) = client("python3") else { return };
+    let srv = TestServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("ftplib_check.py");
+    std::fs::write(&script, FTPLIB_SCRIPT).unwrap();
+    let v6_port = srv.v6.map_or(0, |a| a.port());
+    let out = run(Command::new(python).arg(&script).args([
+        "127.0.0.1",
+        &srv.v4.port().to_string(),
+        USER,
+        PASS,
+        &v6_port.to_string(),
+    ]));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ftplib ok"), "{out:?}");
+}
