@@ -9,7 +9,13 @@ use clap::{Parser, Subcommand};
 /// Start with `ferroftp serve` to share the current directory read-only on
 /// ftp://127.0.0.1:2121/ (anonymous login), then add flags as needed.
 #[derive(Parser, Debug)]
-#[command(name = "ferroftp", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "ferroftp",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -67,15 +67,24 @@ enum Anonymous {
 
 fn parse_user(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
-        Some((name, pass)) if !name.is_empty() && !pass.is_empty() => Ok((name.to_string(), pass.to_string())),
+        Some((name, pass)) if !name.is_empty() && !pass.is_empty() => {
+            Ok((name.to_string(), pass.to_string()))
+        }
         _ => Err("expected NAME:PASSWORD, both non-empty (for example alice:s3cret)".into()),
     }
 }
 
 fn parse_port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
-    let err = || format!("expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535 (for example 50000-50100), got {s:?}");
+    let err = || {
+        format!(
+            "expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535 (for example 50000-50100), got {s:?}"
+        )
+    };
     let (a, b) = s.split_once('-').ok_or_else(err)?;
-    let (a, b): (u16, u16) = (a.trim().parse().map_err(|_| err())?, b.trim().parse().map_err(|_| err())?);
+    let (a, b): (u16, u16) = (
+        a.trim().parse().map_err(|_| err())?,
+        b.trim().parse().map_err(|_| err())?,
+    );
     if a < 1024 || a > b {
         return Err(err());
     }
@@ -90,12 +99,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(serve(args))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let dir = args.dir.canonicalize().with_context(|| format!("cannot serve {}: no such directory", args.dir.display()))?;
+    let dir = args
+        .dir
+        .canonicalize()
+        .with_context(|| format!("cannot serve {}: no such directory", args.dir.display()))?;
     if !dir.is_dir() {
         bail!("cannot serve {}: not a directory", dir.display());
     }
@@ -119,7 +134,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let user_names: Vec<String> = args.users.iter().map(|(n, _)| n.clone()).collect();
     let auth = StaticAuthenticator::new(Arc::new(storage), anonymous, args.users);
-    let server = Server::bind(config, Arc::new(auth)).await.context("starting the server")?;
+    let server = Server::bind(config, Arc::new(auth))
+        .await
+        .context("starting the server")?;
     let addrs = server.local_addrs();
 
     let access = match anonymous {
@@ -127,7 +144,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         AnonymousAccess::Read => "read-only to anonymous users",
         AnonymousAccess::Write => "to anonymous users, who may upload new files",
     };
-    println!("ferroftp {} serving {} ({access})", env!("CARGO_PKG_VERSION"), dir.display());
+    println!(
+        "ferroftp {} serving {} ({access})",
+        env!("CARGO_PKG_VERSION"),
+        dir.display()
+    );
     for addr in &addrs {
         let host = match addr {
             SocketAddr::V4(a) => a.ip().to_string(),
@@ -183,7 +204,10 @@ mod tests {
 
     #[test]
     fn flag_parsers() {
-        assert_eq!(parse_user("alice:a:b").unwrap(), ("alice".to_string(), "a:b".to_string()));
+        assert_eq!(
+            parse_user("alice:a:b").unwrap(),
+            ("alice".to_string(), "a:b".to_string())
+        );
         assert!(parse_user("alice").is_err());
         assert!(parse_user(":x").is_err());
         assert_eq!(parse_port_range("50000-50100").unwrap(), 50000..=50100);

@@ -34,10 +34,22 @@ impl Rights {
         mkdir: false,
         rmdir: false,
     };
-    pub const FULL: Rights =
-        Rights { list: true, read: true, write: true, append: true, delete: true, rename: true, mkdir: true, rmdir: true };
+    pub const FULL: Rights = Rights {
+        list: true,
+        read: true,
+        write: true,
+        append: true,
+        delete: true,
+        rename: true,
+        mkdir: true,
+        rmdir: true,
+    };
     /// Anonymous "write" mode: add files and folders, never change or remove what exists.
-    pub const UPLOAD: Rights = Rights { write: true, mkdir: true, ..Rights::READ_ONLY };
+    pub const UPLOAD: Rights = Rights {
+        write: true,
+        mkdir: true,
+        ..Rights::READ_ONLY
+    };
 
     /// The RFC 3659 §7.5.5 `perm` fact for a file or directory.
     pub fn perm_fact(&self, is_dir: bool) -> String {
@@ -118,7 +130,10 @@ pub struct Account {
 
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account").field("name", &self.name).field("anonymous", &self.anonymous).finish()
+        f.debug_struct("Account")
+            .field("name", &self.name)
+            .field("anonymous", &self.anonymous)
+            .finish()
     }
 }
 
@@ -174,8 +189,16 @@ pub struct StaticAuthenticator {
 }
 
 impl StaticAuthenticator {
-    pub fn new(storage: Arc<dyn Storage>, anonymous: AnonymousAccess, users: Vec<(String, String)>) -> Self {
-        StaticAuthenticator { storage, anonymous, users }
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        anonymous: AnonymousAccess,
+        users: Vec<(String, String)>,
+    ) -> Self {
+        StaticAuthenticator {
+            storage,
+            anonymous,
+            users,
+        }
     }
 }
 
@@ -187,8 +210,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[async_trait]
 impl Authenticator for StaticAuthenticator {
     async fn authenticate(&self, c: &Credentials) -> Result<Account, AuthError> {
-        if let Some((name, _)) = self.users.iter().find(|(n, p)| n == &c.user && constant_time_eq(p.as_bytes(), c.password.as_bytes())) {
-            return Ok(Account { name: name.clone(), anonymous: false, storage: Arc::clone(&self.storage), rights: Rights::FULL });
+        if let Some((name, _)) = self
+            .users
+            .iter()
+            .find(|(n, p)| n == &c.user && constant_time_eq(p.as_bytes(), c.password.as_bytes()))
+        {
+            return Ok(Account {
+                name: name.clone(),
+                anonymous: false,
+                storage: Arc::clone(&self.storage),
+                rights: Rights::FULL,
+            });
         }
         if self.users.iter().any(|(n, _)| n == &c.user) {
             return Err(AuthError::BadPassword);
@@ -199,7 +231,12 @@ impl Authenticator for StaticAuthenticator {
                 AnonymousAccess::Read => Rights::READ_ONLY,
                 AnonymousAccess::Write => Rights::UPLOAD,
             };
-            return Ok(Account { name: "anonymous".into(), anonymous: true, storage: Arc::clone(&self.storage), rights });
+            return Ok(Account {
+                name: "anonymous".into(),
+                anonymous: true,
+                storage: Arc::clone(&self.storage),
+                rights,
+            });
         }
         Err(AuthError::UnknownUser)
     }

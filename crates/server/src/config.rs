@@ -30,7 +30,10 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            listen: vec!["127.0.0.1:2121".parse().expect("literal"), "[::1]:2121".parse().expect("literal")],
+            listen: vec![
+                "127.0.0.1:2121".parse().expect("literal"),
+                "[::1]:2121".parse().expect("literal"),
+            ],
             passive_ports: None,
             public_address: None,
             banner: "ferroftp ready".to_string(),

@@ -55,7 +55,10 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
 impl Server {
     /// Binds every listen address. An IPv6 address the machine cannot bind (no
     /// IPv6 configured) is skipped with one warning; any other failure is an error.
-    pub async fn bind(config: ServerConfig, auth: Arc<dyn Authenticator>) -> Result<Server, ServerError> {
+    pub async fn bind(
+        config: ServerConfig,
+        auth: Arc<dyn Authenticator>,
+    ) -> Result<Server, ServerError> {
         let mut listeners = Vec::new();
         let mut warned_v6 = false;
         for &addr in &config.listen {
@@ -63,8 +66,10 @@ impl Server {
                 Ok(l) => listeners.push(l),
                 Err(e)
                     if addr.is_ipv6()
-                        && (matches!(e.kind(), io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported)
-                            || e.raw_os_error() == Some(libc_eafnosupport())) =>
+                        && (matches!(
+                            e.kind(),
+                            io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported
+                        ) || e.raw_os_error() == Some(libc_eafnosupport())) =>
                 {
                     if !warned_v6 {
                         warn!(%addr, error = %e, "IPv6 is not available on this machine; serving IPv4 only");
@@ -77,18 +82,27 @@ impl Server {
         if listeners.is_empty() {
             return Err(ServerError::NoListener);
         }
-        let ctx = Arc::new(ServerContext { config, auth, shutdown: CancellationToken::new() });
+        let ctx = Arc::new(ServerContext {
+            config,
+            auth,
+            shutdown: CancellationToken::new(),
+        });
         Ok(Server { ctx, listeners })
     }
 
     /// The addresses actually bound (with the real port when 0 was asked for).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
     }
 
     /// A handle that can stop the server.
     pub fn handle(&self) -> ServerHandle {
-        ServerHandle { shutdown: self.ctx.shutdown.clone() }
+        ServerHandle {
+            shutdown: self.ctx.shutdown.clone(),
+        }
     }
 
     /// Accepts sessions until shutdown, then waits for them to close.

@@ -18,6 +18,15 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     s.rest = None;
     let upload = storage.write(&path, WriteMode::Append).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
-    let opened = format!("Opening {} mode data connection to append to {path}.", mode_label(s));
-    s.start_transfer(Job::Receive { upload, ascii }, "APPE", &path, opened, "Transfer complete ({bytes} bytes appended).".into())
+    let opened = format!(
+        "Opening {} mode data connection to append to {path}.",
+        mode_label(s)
+    );
+    s.start_transfer(
+        Job::Receive { upload, ascii },
+        "APPE",
+        &path,
+        opened,
+        "Transfer complete ({bytes} bytes appended).".into(),
+    )
 }

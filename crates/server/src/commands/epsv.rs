@@ -14,18 +14,38 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     match hostport::parse_epsv(arg.as_deref()) {
         Ok(EpsvArg::All) => {
             s.epsv_all = true;
-            return Ok(Reply::new(ReplyCode::OK, "EPSV ALL ok; PORT, EPRT and PASV are now refused.").into());
+            return Ok(Reply::new(
+                ReplyCode::OK,
+                "EPSV ALL ok; PORT, EPRT and PASV are now refused.",
+            )
+            .into());
         }
-        Ok(EpsvArg::Family(af)) if (af == 1) != local.is_ipv4() => return Err(unsupported_family(s)),
+        Ok(EpsvArg::Family(af)) if (af == 1) != local.is_ipv4() => {
+            return Err(unsupported_family(s));
+        }
         Ok(_) => {}
         Err(HostPortError::UnsupportedFamily) => return Err(unsupported_family(s)),
-        Err(e) => return Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, format!("Syntax error in EPSV: {e}."))),
+        Err(e) => {
+            return Err(CommandError::reply(
+                ReplyCode::PARAMETER_SYNTAX_ERROR,
+                format!("Syntax error in EPSV: {e}."),
+            ));
+        }
     }
     s.data = None;
     let listener = bind_passive(local, s.ctx.config.passive_ports.as_ref())
         .await
-        .map_err(|e| CommandError::reply(ReplyCode::CANT_OPEN_DATA, format!("Cannot open a passive port: {e}.")))?;
+        .map_err(|e| {
+            CommandError::reply(
+                ReplyCode::CANT_OPEN_DATA,
+                format!("Cannot open a passive port: {e}."),
+            )
+        })?;
     let port = listener.local_addr()?.port();
     s.data = Some(DataSetup::Passive(listener));
-    Ok(Reply::new(ReplyCode::EXTENDED_PASSIVE, hostport::format_epsv_reply(port)).into())
+    Ok(Reply::new(
+        ReplyCode::EXTENDED_PASSIVE,
+        hostport::format_epsv_reply(port),
+    )
+    .into())
 }

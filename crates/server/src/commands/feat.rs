@@ -10,7 +10,13 @@ pub(crate) async fn run(s: &mut Session, _arg: Option<String>) -> HandlerResult 
     let mut features: Vec<String> = COMMANDS
         .iter()
         .filter_map(|c| c.feat)
-        .map(|f| if f == "MLST" { format!("MLST {}", s.facts.feat_line()) } else { f.to_string() })
+        .map(|f| {
+            if f == "MLST" {
+                format!("MLST {}", s.facts.feat_line())
+            } else {
+                f.to_string()
+            }
+        })
         .collect();
     features.push("TVFS".into());
     features.sort();

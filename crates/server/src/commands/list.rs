@@ -15,12 +15,16 @@ use ferroftp_proto::listing::FileKind;
 /// Windows clients send them) from the path. Returns whether `-a`/`-A` was
 /// given and the path, if any.
 pub(super) fn split_ls_options(arg: Option<&str>) -> (bool, Option<&str>) {
-    let Some(mut rest) = arg else { return (false, None) };
+    let Some(mut rest) = arg else {
+        return (false, None);
+    };
     let mut all = false;
     loop {
         let word_end = rest.find(' ').unwrap_or(rest.len());
         let word = &rest[..word_end];
-        let is_option = word.len() > 1 && word.starts_with('-') && word[1..].bytes().all(|b| b.is_ascii_alphabetic());
+        let is_option = word.len() > 1
+            && word.starts_with('-')
+            && word[1..].bytes().all(|b| b.is_ascii_alphabetic());
         if !is_option {
             break;
         }
@@ -39,14 +43,21 @@ pub(super) enum ListKind {
 }
 
 /// Prepares and starts a listing transfer.
-pub(super) async fn start_listing(s: &mut Session, arg: Option<String>, kind: ListKind) -> HandlerResult {
+pub(super) async fn start_listing(
+    s: &mut Session,
+    arg: Option<String>,
+    kind: ListKind,
+) -> HandlerResult {
     s.require(Right::List)?;
     let (show_all, path_arg) = match kind {
         ListKind::Facts => (true, arg.as_deref()),
         _ => split_ls_options(arg.as_deref()),
     };
     let storage = s.storage()?;
-    let mut filter = EntryFilter { show_hidden: show_all, pattern: None };
+    let mut filter = EntryFilter {
+        show_hidden: show_all,
+        pattern: None,
+    };
     let mut prefix = String::new();
     let mut target = match path_arg {
         Some(a) => s.resolve(a),
@@ -57,7 +68,10 @@ pub(super) async fn start_listing(s: &mut Session, arg: Option<String>, kind: Li
         && let Some(last) = target.file_name().filter(|n| is_glob(n))
     {
         filter.pattern = Some(last.to_string());
-        prefix = a.rfind('/').map(|i| a[..=i].to_string()).unwrap_or_default();
+        prefix = a
+            .rfind('/')
+            .map(|i| a[..=i].to_string())
+            .unwrap_or_default();
         target = target.parent();
     }
     let meta = storage.metadata(&target).await?;
@@ -65,14 +79,20 @@ pub(super) async fn start_listing(s: &mut Session, arg: Option<String>, kind: Li
         storage.list(&target).await?
     } else if kind == ListKind::Facts {
         // RFC 3659 §7.2.2: MLSD of a file is an error; MLST is for files.
-        return Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, format!("{target} is not a directory; use MLST.")));
+        return Err(CommandError::reply(
+            ReplyCode::PARAMETER_SYNTAX_ERROR,
+            format!("{target} is not a directory; use MLST."),
+        ));
     } else {
         single_entry(s, &target, path_arg).await?
     };
     let format = match kind {
         ListKind::Long => ListFormat::Long,
         ListKind::Names => ListFormat::Names { prefix },
-        ListKind::Facts => ListFormat::Facts { facts: s.facts, rights: s.account()?.rights },
+        ListKind::Facts => ListFormat::Facts {
+            facts: s.facts,
+            rights: s.account()?.rights,
+        },
     };
     let verb = match kind {
         ListKind::Long => "LIST",
@@ -80,7 +100,11 @@ pub(super) async fn start_listing(s: &mut Session, arg: Option<String>, kind: Li
         ListKind::Facts => "MLSD",
     };
     s.start_transfer(
-        Job::List { entries, format, filter },
+        Job::List {
+            entries,
+            format,
+            filter,
+        },
         verb,
         &target,
         "Here comes the directory listing.".into(),

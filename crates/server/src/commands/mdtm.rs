@@ -11,7 +11,10 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let meta = s.storage()?.metadata(&path).await?;
     // RFC 3659 §3.1: MDTM is defined for files.
     if meta.kind != FileKind::File {
-        return Err(CommandError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.to_string())));
+        return Err(CommandError::Storage(StorageError::new(
+            StorageErrorKind::IsADirectory,
+            path.to_string(),
+        )));
     }
     Ok(Reply::new(ReplyCode::FILE_STATUS, timeval::format(meta.modified)).into())
 }

@@ -13,14 +13,23 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     match name.to_ascii_uppercase().as_str() {
         "UTF8" | "UTF-8" => match value.trim().to_ascii_uppercase().as_str() {
             "ON" | "" => Ok(Reply::new(ReplyCode::OK, "Always in UTF8 mode.").into()),
-            "OFF" => Err(CommandError::reply(ReplyCode::PARAMETER_NOT_IMPLEMENTED, "UTF8 cannot be turned off; names are always UTF-8.")),
-            _ => Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, "OPTS UTF8 takes ON.")),
+            "OFF" => Err(CommandError::reply(
+                ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+                "UTF8 cannot be turned off; names are always UTF-8.",
+            )),
+            _ => Err(CommandError::reply(
+                ReplyCode::PARAMETER_SYNTAX_ERROR,
+                "OPTS UTF8 takes ON.",
+            )),
         },
         "MLST" => {
             let (facts, enabled) = Facts::select(value);
             s.facts = facts;
             Ok(Reply::new(ReplyCode::OK, format!("MLST OPTS {enabled}")).into())
         }
-        _ => Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, "Option not understood; OPTS takes UTF8 or MLST.")),
+        _ => Err(CommandError::reply(
+            ReplyCode::PARAMETER_SYNTAX_ERROR,
+            "Option not understood; OPTS takes UTF8 or MLST.",
+        )),
     }
 }

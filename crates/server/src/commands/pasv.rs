@@ -11,35 +11,58 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 /// The address put in the 227 reply: the configured public address (for NAT),
 /// else the control connection's local address.
 async fn advertised_ip(s: &Session, local: Ipv4Addr) -> Result<Ipv4Addr, CommandError> {
-    let Some(public) = &s.ctx.config.public_address else { return Ok(local) };
+    let Some(public) = &s.ctx.config.public_address else {
+        return Ok(local);
+    };
     if let Ok(ip) = public.parse::<Ipv4Addr>() {
         return Ok(ip);
     }
-    let resolved = tokio::net::lookup_host((public.as_str(), 0)).await.ok().and_then(|mut addrs| {
-        addrs.find_map(|a| match a.ip() {
-            IpAddr::V4(v4) => Some(v4),
-            IpAddr::V6(_) => None,
-        })
-    });
+    let resolved = tokio::net::lookup_host((public.as_str(), 0))
+        .await
+        .ok()
+        .and_then(|mut addrs| {
+            addrs.find_map(|a| match a.ip() {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            })
+        });
     resolved.ok_or_else(|| {
         tracing::warn!(public = %public, "public address does not resolve to an IPv4 address");
-        CommandError::reply(ReplyCode::CANT_OPEN_DATA, "Cannot resolve the server's public address; try EPSV.")
+        CommandError::reply(
+            ReplyCode::CANT_OPEN_DATA,
+            "Cannot resolve the server's public address; try EPSV.",
+        )
     })
 }
 
 pub(crate) async fn run(s: &mut Session, _arg: Option<String>) -> HandlerResult {
     if s.epsv_all {
-        return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "EPSV ALL is in effect; only EPSV may be used."));
+        return Err(CommandError::reply(
+            ReplyCode::BAD_SEQUENCE,
+            "EPSV ALL is in effect; only EPSV may be used.",
+        ));
     }
     let IpAddr::V4(local) = s.local.ip().to_canonical() else {
-        return Err(CommandError::reply(ReplyCode::CANT_OPEN_DATA, "PASV is IPv4 only; use EPSV on an IPv6 connection."));
+        return Err(CommandError::reply(
+            ReplyCode::CANT_OPEN_DATA,
+            "PASV is IPv4 only; use EPSV on an IPv6 connection.",
+        ));
     };
     s.data = None;
     let listener = bind_passive(IpAddr::V4(local), s.ctx.config.passive_ports.as_ref())
         .await
-        .map_err(|e| CommandError::reply(ReplyCode::CANT_OPEN_DATA, format!("Cannot open a passive port: {e}.")))?;
+        .map_err(|e| {
+            CommandError::reply(
+                ReplyCode::CANT_OPEN_DATA,
+                format!("Cannot open a passive port: {e}."),
+            )
+        })?;
     let port = listener.local_addr()?.port();
     let ip = advertised_ip(s, local).await?;
     s.data = Some(DataSetup::Passive(listener));
-    Ok(Reply::new(ReplyCode::PASSIVE, hostport::format_pasv_reply(SocketAddrV4::new(ip, port))).into())
+    Ok(Reply::new(
+        ReplyCode::PASSIVE,
+        hostport::format_pasv_reply(SocketAddrV4::new(ip, port)),
+    )
+    .into())
 }

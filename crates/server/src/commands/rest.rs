@@ -11,8 +11,17 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let text = text.trim();
     let offset: u64 = match text.parse() {
         Ok(n) if text.bytes().all(|b| b.is_ascii_digit()) => n,
-        _ => return Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, "REST needs a decimal byte offset.")),
+        _ => {
+            return Err(CommandError::reply(
+                ReplyCode::PARAMETER_SYNTAX_ERROR,
+                "REST needs a decimal byte offset.",
+            ));
+        }
     };
     s.rest = Some(offset);
-    Ok(Reply::new(ReplyCode::PENDING_FURTHER_INFO, format!("Restarting at {offset}. Send STOR, APPE or RETR to start the transfer.")).into())
+    Ok(Reply::new(
+        ReplyCode::PENDING_FURTHER_INFO,
+        format!("Restarting at {offset}. Send STOR, APPE or RETR to start the transfer."),
+    )
+    .into())
 }

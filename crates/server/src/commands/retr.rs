@@ -13,14 +13,30 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let storage = s.storage()?;
     let meta = storage.metadata(&path).await?;
     if meta.kind != FileKind::File {
-        return Err(CommandError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.to_string())));
+        return Err(CommandError::Storage(StorageError::new(
+            StorageErrorKind::IsADirectory,
+            path.to_string(),
+        )));
     }
     let offset = s.rest.take().unwrap_or(0);
     if offset > meta.size {
-        return Err(CommandError::Storage(StorageError::new(StorageErrorKind::InvalidOffset, path.to_string())));
+        return Err(CommandError::Storage(StorageError::new(
+            StorageErrorKind::InvalidOffset,
+            path.to_string(),
+        )));
     }
     let reader = storage.read(&path, offset).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
-    let opened = format!("Opening {} mode data connection for {path} ({} bytes).", mode_label(s), meta.size - offset);
-    s.start_transfer(Job::Send { reader, ascii }, "RETR", &path, opened, "Transfer complete ({bytes} bytes sent).".into())
+    let opened = format!(
+        "Opening {} mode data connection for {path} ({} bytes).",
+        mode_label(s),
+        meta.size - offset
+    );
+    s.start_transfer(
+        Job::Send { reader, ascii },
+        "RETR",
+        &path,
+        opened,
+        "Transfer complete ({bytes} bytes sent).".into(),
+    )
 }

@@ -17,7 +17,10 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let storage = s.storage()?;
     let meta = storage.metadata(&path).await?;
     if meta.kind != FileKind::File {
-        return Err(CommandError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.to_string())));
+        return Err(CommandError::Storage(StorageError::new(
+            StorageErrorKind::IsADirectory,
+            path.to_string(),
+        )));
     }
     let size = match s.transfer_type {
         TransferType::Binary => meta.size,
@@ -32,7 +35,10 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             let mut buf = vec![0u8; 64 * 1024];
             let mut total = 0;
             loop {
-                let n = reader.read(&mut buf).await.map_err(|e| StorageError::io(e, path.to_string()))?;
+                let n = reader
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| StorageError::io(e, path.to_string()))?;
                 if n == 0 {
                     break;
                 }

@@ -13,7 +13,10 @@ use std::time::SystemTime;
 
 /// The 211 reply describing the session.
 pub(crate) fn session_status(s: &Session) -> Reply {
-    let mut lines = vec!["ferroftp status:".to_string(), format!("     Connected from {}", s.peer)];
+    let mut lines = vec![
+        "ferroftp status:".to_string(),
+        format!("     Connected from {}", s.peer),
+    ];
     lines.push(match &s.login {
         Login::LoggedIn(a) => format!("     Logged in as {}", a.name),
         Login::User(u) => format!("     Waiting for the password of {u}"),
@@ -26,7 +29,10 @@ pub(crate) fn session_status(s: &Session) -> Reply {
     lines.push(format!("     TYPE: {ty}; STRUcture: File; MODE: Stream"));
     lines.push(match &s.data {
         Some(crate::data::DataSetup::Passive(l)) => {
-            format!("     Data connection: passive, listening on port {}", l.local_addr().map(|a| a.port()).unwrap_or(0))
+            format!(
+                "     Data connection: passive, listening on port {}",
+                l.local_addr().map(|a| a.port()).unwrap_or(0)
+            )
         }
         Some(crate::data::DataSetup::Active(a)) => format!("     Data connection: active, to {a}"),
         None => "     Data connection: none".into(),
@@ -39,7 +45,9 @@ pub(crate) fn session_status(s: &Session) -> Reply {
 }
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let Some(arg) = arg else { return Ok(session_status(s).into()) };
+    let Some(arg) = arg else {
+        return Ok(session_status(s).into());
+    };
     s.account()?;
     s.require(Right::List)?;
     let (show_hidden, path_arg) = super::list::split_ls_options(Some(&arg));
@@ -47,10 +55,18 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let storage = s.storage()?;
     let meta = storage.metadata(&path).await?;
     let now = SystemTime::now();
-    let filter = EntryFilter { show_hidden, pattern: None };
+    let filter = EntryFilter {
+        show_hidden,
+        pattern: None,
+    };
     // RFC 959 §4.2: 212 for a directory, 213 for a file.
-    let code = if meta.kind == FileKind::Dir { ReplyCode::DIRECTORY_STATUS } else { ReplyCode::FILE_STATUS };
-    s.send_raw(format!("{code}-Status of {path}:\r\n").as_bytes()).await?;
+    let code = if meta.kind == FileKind::Dir {
+        ReplyCode::DIRECTORY_STATUS
+    } else {
+        ReplyCode::FILE_STATUS
+    };
+    s.send_raw(format!("{code}-Status of {path}:\r\n").as_bytes())
+        .await?;
     let mut out = Vec::new();
     if meta.kind == FileKind::Dir {
         let mut entries = storage.list(&path).await?;
@@ -71,7 +87,10 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             }
         }
     } else {
-        let metadata = storage.symlink_metadata(&path).await.map_err(CommandError::from)?;
+        let metadata = storage
+            .symlink_metadata(&path)
+            .await
+            .map_err(CommandError::from)?;
         let name = path.file_name().unwrap_or_default().to_string();
         ListFormat::Long.write_line(&DirEntry { name, metadata }, now, &mut out);
     }

@@ -29,5 +29,11 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let upload = storage.write(&path, mode).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
     let opened = format!("Opening {} mode data connection for {path}.", mode_label(s));
-    s.start_transfer(Job::Receive { upload, ascii }, "STOR", &path, opened, "Transfer complete ({bytes} bytes received).".into())
+    s.start_transfer(
+        Job::Receive { upload, ascii },
+        "STOR",
+        &path,
+        opened,
+        "Transfer complete ({bytes} bytes received).".into(),
+    )
 }

@@ -14,9 +14,17 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         // Telnet and carriage-control formats, EBCDIC and other byte sizes are valid
         // requests this server does not support (RFC 959 §5.4: 504).
         ["A", "T" | "C"] | ["E"] | ["E", "N" | "T" | "C"] | ["L", _] => {
-            return Err(CommandError::reply(ReplyCode::PARAMETER_NOT_IMPLEMENTED, format!("TYPE {arg} is not supported; use A or I.")));
+            return Err(CommandError::reply(
+                ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+                format!("TYPE {arg} is not supported; use A or I."),
+            ));
         }
-        _ => return Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, "TYPE needs A, A N, I or L 8.")),
+        _ => {
+            return Err(CommandError::reply(
+                ReplyCode::PARAMETER_SYNTAX_ERROR,
+                "TYPE needs A, A N, I or L 8.",
+            ));
+        }
     };
     s.transfer_type = ty;
     Ok(Reply::new(ReplyCode::OK, text).into())

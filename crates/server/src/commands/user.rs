@@ -9,7 +9,10 @@ use ferroftp_proto::{Reply, ReplyCode};
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let user = arg.unwrap_or_default();
     if matches!(s.login, Login::LoggedIn(_)) {
-        return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "Already logged in; use REIN to log in as someone else."));
+        return Err(CommandError::reply(
+            ReplyCode::BAD_SEQUENCE,
+            "Already logged in; use REIN to log in as someone else.",
+        ));
     }
     let text = if s.ctx.auth.is_anonymous(&user) {
         "Anonymous login okay, send your e-mail address as password.".to_string()

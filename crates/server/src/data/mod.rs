@@ -30,7 +30,12 @@ impl DataSetup {
     /// Opens the data connection. A passive connection from any address but
     /// `peer` is refused and logged (RFC 2577 §8, port stealing); the listener
     /// keeps waiting for the real client until `timeout`.
-    pub(crate) async fn connect(self, local_ip: IpAddr, peer: IpAddr, timeout: Duration) -> io::Result<DataStream> {
+    pub(crate) async fn connect(
+        self,
+        local_ip: IpAddr,
+        peer: IpAddr,
+        timeout: Duration,
+    ) -> io::Result<DataStream> {
         let stream = match self {
             DataSetup::Passive(listener) => {
                 tokio::time::timeout(timeout, async {
@@ -67,7 +72,10 @@ pub(crate) fn same_host(a: IpAddr, b: IpAddr) -> bool {
 
 /// Binds a passive listener on `ip`, on a random port of `range` (RFC 2577 §8
 /// asks for unpredictable ports) or on any free port when there is no range.
-pub(crate) async fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<TcpListener> {
+pub(crate) async fn bind_passive(
+    ip: IpAddr,
+    range: Option<&RangeInclusive<u16>>,
+) -> io::Result<TcpListener> {
     let Some(range) = range else {
         return TcpListener::bind(SocketAddr::new(ip, 0)).await;
     };
@@ -93,7 +101,11 @@ pub(crate) enum DataStream {
 }
 
 impl AsyncRead for DataStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             DataStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
         }
@@ -101,7 +113,11 @@ impl AsyncRead for DataStream {
 }
 
 impl AsyncWrite for DataStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             DataStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
         }

@@ -30,9 +30,16 @@ pub(crate) enum Job {
     /// `RETR`: file → client.
     Send { reader: ReadStream, ascii: bool },
     /// `STOR`/`APPE`/`STOU`: client → file.
-    Receive { upload: Box<dyn Upload>, ascii: bool },
+    Receive {
+        upload: Box<dyn Upload>,
+        ascii: bool,
+    },
     /// `LIST`/`NLST`/`MLSD`: listing → client.
-    List { entries: DirStream, format: ListFormat, filter: EntryFilter },
+    List {
+        entries: DirStream,
+        format: ListFormat,
+        filter: EntryFilter,
+    },
 }
 
 /// Reports from the transfer task to its session.
@@ -60,10 +67,14 @@ pub(crate) enum TransferError {
 impl TransferError {
     pub(crate) fn to_reply(&self) -> Reply {
         match self {
-            TransferError::Connect(e) => Reply::new(ReplyCode::CANT_OPEN_DATA, format!("Cannot open data connection: {e}.")),
-            TransferError::Lost(e) => {
-                Reply::new(ReplyCode::TRANSFER_ABORTED, format!("Connection closed; transfer aborted ({e})."))
-            }
+            TransferError::Connect(e) => Reply::new(
+                ReplyCode::CANT_OPEN_DATA,
+                format!("Cannot open data connection: {e}."),
+            ),
+            TransferError::Lost(e) => Reply::new(
+                ReplyCode::TRANSFER_ABORTED,
+                format!("Connection closed; transfer aborted ({e})."),
+            ),
             TransferError::Aborted => Reply::new(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
             TransferError::Storage(e) => e.to_reply(),
         }
@@ -123,7 +134,11 @@ pub(crate) fn spawn_transfer(setup: DataSetup, job: Job, params: TransferParams)
         let _ = event_tx.send(DataEvent::Done(result)).await;
     }
     .in_current_span());
-    TransferHandle { events, abort: Some(abort_tx), progress }
+    TransferHandle {
+        events,
+        abort: Some(abort_tx),
+        progress,
+    }
 }
 
 /// Runs one I/O step, failing if it makes no progress within `limit`.
@@ -159,11 +174,15 @@ async fn run_job(
                 } else {
                     &buf[..n]
                 };
-                stalled(stall, stream.write_all(out)).await.map_err(TransferError::Lost)?;
+                stalled(stall, stream.write_all(out))
+                    .await
+                    .map_err(TransferError::Lost)?;
                 total += out.len() as u64;
                 progress.store(total, Ordering::Relaxed);
             }
-            stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
+            stalled(stall, stream.shutdown())
+                .await
+                .map_err(TransferError::Lost)?;
             Ok(total)
         }
         Job::Receive { mut upload, ascii } => {
@@ -172,7 +191,9 @@ async fn run_job(
             let mut decoder = ascii::Decoder::new();
             let mut total = 0u64;
             loop {
-                let n = stalled(stall, stream.read(&mut buf)).await.map_err(TransferError::Lost)?;
+                let n = stalled(stall, stream.read(&mut buf))
+                    .await
+                    .map_err(TransferError::Lost)?;
                 if n == 0 {
                     break;
                 }
@@ -195,7 +216,11 @@ async fn run_job(
             upload.commit().await.map_err(TransferError::Storage)?;
             Ok(total)
         }
-        Job::List { mut entries, format, filter } => {
+        Job::List {
+            mut entries,
+            format,
+            filter,
+        } => {
             let now = SystemTime::now();
             let mut out = Vec::with_capacity(LIST_FLUSH + 1024);
             let mut total = 0u64;
@@ -206,15 +231,21 @@ async fn run_job(
                 }
                 format.write_line(&entry, now, &mut out);
                 if out.len() >= LIST_FLUSH {
-                    stalled(stall, stream.write_all(&out)).await.map_err(TransferError::Lost)?;
+                    stalled(stall, stream.write_all(&out))
+                        .await
+                        .map_err(TransferError::Lost)?;
                     total += out.len() as u64;
                     progress.store(total, Ordering::Relaxed);
                     out.clear();
                 }
             }
-            stalled(stall, stream.write_all(&out)).await.map_err(TransferError::Lost)?;
+            stalled(stall, stream.write_all(&out))
+                .await
+                .map_err(TransferError::Lost)?;
             total += out.len() as u64;
-            stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
+            stalled(stall, stream.shutdown())
+                .await
+                .map_err(TransferError::Lost)?;
             Ok(total)
         }
     }

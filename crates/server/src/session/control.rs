@@ -18,7 +18,12 @@ pub(crate) struct ControlReader {
 
 impl ControlReader {
     pub(crate) fn new(read: OwnedReadHalf) -> Self {
-        ControlReader { read, decoder: LineDecoder::new(), buf: vec![0; READ_BUF].into_boxed_slice(), eof: false }
+        ControlReader {
+            read,
+            decoder: LineDecoder::new(),
+            buf: vec![0; READ_BUF].into_boxed_slice(),
+            eof: false,
+        }
     }
 
     /// The next line, or `None` once the client has closed the connection.
@@ -49,7 +54,10 @@ pub(crate) struct ControlWriter {
 
 impl ControlWriter {
     pub(crate) fn new(write: OwnedWriteHalf) -> Self {
-        ControlWriter { write, buf: Vec::with_capacity(256) }
+        ControlWriter {
+            write,
+            buf: Vec::with_capacity(256),
+        }
     }
 
     pub(crate) async fn send(&mut self, reply: &Reply) -> io::Result<()> {

@@ -99,7 +99,10 @@ impl Session {
     pub(crate) fn account(&self) -> Result<&Account, CommandError> {
         match &self.login {
             Login::LoggedIn(a) => Ok(a),
-            _ => Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, "Please log in with USER and PASS first.")),
+            _ => Err(CommandError::reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "Please log in with USER and PASS first.",
+            )),
         }
     }
 
@@ -114,7 +117,10 @@ impl Session {
         } else {
             Err(CommandError::reply(
                 ReplyCode::FILE_UNAVAILABLE,
-                format!("Permission denied: this account has no '{}' right.", right.name()),
+                format!(
+                    "Permission denied: this account has no '{}' right.",
+                    right.name()
+                ),
             ))
         }
     }
@@ -134,9 +140,12 @@ impl Session {
 
     /// Bytes moved so far by the running transfer, and what it is.
     pub(crate) fn transfer_status(&self) -> Option<(String, u64)> {
-        self.transfer
-            .as_ref()
-            .map(|t| (format!("{} {}", t.verb, t.path), t.handle.progress.load(Ordering::Relaxed)))
+        self.transfer.as_ref().map(|t| {
+            (
+                format!("{} {}", t.verb, t.path),
+                t.handle.progress.load(Ordering::Relaxed),
+            )
+        })
     }
 
     /// Starts a transfer on the prepared data connection. Replies 425 if there is
@@ -150,7 +159,10 @@ impl Session {
         done: String,
     ) -> Result<Outcome, CommandError> {
         let Some(setup) = self.data.take() else {
-            return Err(CommandError::reply(ReplyCode::CANT_OPEN_DATA, "Use PORT, PASV, EPRT or EPSV first."));
+            return Err(CommandError::reply(
+                ReplyCode::CANT_OPEN_DATA,
+                "Use PORT, PASV, EPRT or EPSV first.",
+            ));
         };
         let params = TransferParams {
             local_ip: self.local.ip(),
@@ -200,11 +212,15 @@ impl Session {
             Ok(c) => c,
             Err(e) => {
                 let code = match e {
-                    LineError::TooLong | LineError::Empty | LineError::BadVerb => ReplyCode::SYNTAX_ERROR,
+                    LineError::TooLong | LineError::Empty | LineError::BadVerb => {
+                        ReplyCode::SYNTAX_ERROR
+                    }
                     LineError::BadUtf8 | LineError::Nul => ReplyCode::PARAMETER_SYNTAX_ERROR,
                 };
                 debug!(error = %e, "<- unparsable line");
-                return self.send(&Reply::new(code, format!("Syntax error: {e}."))).await;
+                return self
+                    .send(&Reply::new(code, format!("Syntax error: {e}.")))
+                    .await;
             }
         };
         if cmd.verb == "PASS" {
@@ -236,10 +252,16 @@ impl Session {
     async fn dispatch(&mut self, cmd: &Command) -> Result<Outcome, CommandError> {
         let Some(spec) = commands::lookup(&cmd.verb) else {
             let verb: String = cmd.verb.chars().take(8).collect();
-            return Err(CommandError::reply(ReplyCode::SYNTAX_ERROR, format!("{verb}: command not understood.")));
+            return Err(CommandError::reply(
+                ReplyCode::SYNTAX_ERROR,
+                format!("{verb}: command not understood."),
+            ));
         };
         if spec.access == Access::LoggedIn && !matches!(self.login, Login::LoggedIn(_)) {
-            return Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, "Please log in with USER and PASS first."));
+            return Err(CommandError::reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "Please log in with USER and PASS first.",
+            ));
         }
         let arg = cmd.arg.clone().filter(|a| !a.is_empty());
         if spec.arg == ArgRule::Required && arg.is_none() {
@@ -252,8 +274,15 @@ impl Session {
     }
 
     /// A line arriving while a transfer runs.
-    async fn handle_line_during_transfer(&mut self, line: Result<Vec<u8>, LineError>) -> io::Result<()> {
-        let verb = line.as_ref().ok().and_then(|l| Command::parse(l).ok()).map(|c| (c.verb, c.arg));
+    async fn handle_line_during_transfer(
+        &mut self,
+        line: Result<Vec<u8>, LineError>,
+    ) -> io::Result<()> {
+        let verb = line
+            .as_ref()
+            .ok()
+            .and_then(|l| Command::parse(l).ok())
+            .map(|c| (c.verb, c.arg));
         match verb {
             Some((v, None)) if v == "ABOR" => {
                 debug!("<- ABOR (during transfer)");
@@ -269,8 +298,11 @@ impl Session {
             }
             Some((v, _)) if v == "NOOP" => self.send(&Reply::new(ReplyCode::OK, "NOOP ok.")).await,
             _ if self.queued.len() >= MAX_QUEUED => {
-                self.send(&Reply::new(ReplyCode::BAD_SEQUENCE, "Too many commands during a transfer; command dropped."))
-                    .await
+                self.send(&Reply::new(
+                    ReplyCode::BAD_SEQUENCE,
+                    "Too many commands during a transfer; command dropped.",
+                ))
+                .await
             }
             _ => {
                 self.queued.push_back(line);
@@ -280,14 +312,18 @@ impl Session {
     }
 
     async fn on_data_event(&mut self, event: Option<DataEvent>) -> io::Result<()> {
-        let Some(t) = &mut self.transfer else { return Ok(()) };
+        let Some(t) = &mut self.transfer else {
+            return Ok(());
+        };
         match event {
             Some(DataEvent::Opened) => {
                 let r = Reply::new(ReplyCode::FILE_STATUS_OK, t.opened.clone());
                 self.send(&r).await
             }
             Some(DataEvent::Done(result)) => {
-                let Some(t) = self.transfer.take() else { return Ok(()) };
+                let Some(t) = self.transfer.take() else {
+                    return Ok(());
+                };
                 let secs = t.started.elapsed().as_secs_f64();
                 let reply = match &result {
                     Ok(bytes) => {
@@ -301,7 +337,10 @@ impl Session {
                             rate = format!("{:.1} MB/s", *bytes as f64 / secs.max(1e-6) / 1e6),
                             "transfer complete"
                         );
-                        Reply::new(ReplyCode::CLOSING_DATA, t.done.replace("{bytes}", &bytes.to_string()))
+                        Reply::new(
+                            ReplyCode::CLOSING_DATA,
+                            t.done.replace("{bytes}", &bytes.to_string()),
+                        )
                     }
                     Err(e) => {
                         info!(user = self.user_name(), peer = %self.peer, command = t.verb, path = %t.path, error = %e, "transfer failed");
@@ -310,13 +349,18 @@ impl Session {
                 };
                 self.send(&reply).await?;
                 if t.abort_requested {
-                    self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful.")).await?;
+                    self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful."))
+                        .await?;
                 }
                 Ok(())
             }
             None => {
                 self.transfer = None;
-                self.send(&Reply::new(ReplyCode::LOCAL_ERROR, "Transfer ended unexpectedly.")).await
+                self.send(&Reply::new(
+                    ReplyCode::LOCAL_ERROR,
+                    "Transfer ended unexpectedly.",
+                ))
+                .await
             }
         }
     }
@@ -331,7 +375,9 @@ async fn next_event(t: &mut Option<Running>) -> Option<DataEvent> {
 
 /// Runs a session on an accepted control connection until it ends.
 pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64) {
-    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else { return };
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
     // One reply per segment without Nagle delays, and Telnet Synch (the urgent
     // byte before ABOR) read in line so IAC DM is stripped, not lost.
     let _ = stream.set_nodelay(true);
@@ -378,7 +424,11 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64) {
     .await;
 }
 
-async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &CancellationToken) -> io::Result<()> {
+async fn event_loop(
+    s: &mut Session,
+    reader: &mut ControlReader,
+    shutdown: &CancellationToken,
+) -> io::Result<()> {
     let banner = Reply::new(ReplyCode::READY, s.ctx.config.banner.clone());
     s.send(&banner).await?;
     let mut idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
@@ -389,7 +439,11 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
         }
         if s.transfer.is_none() {
             if shutdown_deadline.is_some() {
-                s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.")).await?;
+                s.send(&Reply::new(
+                    ReplyCode::NOT_AVAILABLE,
+                    "Server shutting down.",
+                ))
+                .await?;
                 return Ok(());
             }
             if let Some(line) = s.queued.pop_front() {
@@ -398,7 +452,8 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
                 continue;
             }
         }
-        let grace_end = shutdown_deadline.unwrap_or_else(|| tokio::time::Instant::now() + s.ctx.config.idle_timeout);
+        let grace_end = shutdown_deadline
+            .unwrap_or_else(|| tokio::time::Instant::now() + s.ctx.config.idle_timeout);
         tokio::select! {
             _ = shutdown.cancelled(), if shutdown_deadline.is_none() => {
                 // Idle sessions are told at once; a running transfer gets the grace period.

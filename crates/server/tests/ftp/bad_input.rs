@@ -33,7 +33,12 @@ fn garbage_nul_and_invalid_utf8_get_5xx_and_the_session_continues() {
     for (i, (bytes, code)) in cases.iter().enumerate() {
         c.send_bytes(bytes);
         let r = c.reply();
-        assert_eq!(r.code, *code, "{:?} -> {r:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            r.code,
+            *code,
+            "{:?} -> {r:?}",
+            String::from_utf8_lossy(bytes)
+        );
         c.expect("NOOP", 200);
         honest_check(&srv, i);
     }
@@ -62,7 +67,21 @@ fn commands_out_of_sequence() {
     let srv = TestServer::start();
     let mut c = srv.raw();
     c.expect("PASS x", 503);
-    for cmd in ["RETR f", "STOR f", "LIST", "CWD /", "PWD", "PASV", "EPSV", "PORT 127,0,0,1,200,1", "MKD x", "DELE f", "SIZE f", "MLSD", "SITE CHMOD 777 f"] {
+    for cmd in [
+        "RETR f",
+        "STOR f",
+        "LIST",
+        "CWD /",
+        "PWD",
+        "PASV",
+        "EPSV",
+        "PORT 127,0,0,1,200,1",
+        "MKD x",
+        "DELE f",
+        "SIZE f",
+        "MLSD",
+        "SITE CHMOD 777 f",
+    ] {
         c.expect(cmd, 530);
     }
     // Commands that need no login.
@@ -119,7 +138,12 @@ fn paths_cannot_escape_the_root() {
     // `..` is clamped at the root: these name files inside it that do not exist.
     c.expect("CWD ../../../..", 250);
     assert!(c.expect("PWD", 257).text().starts_with("\"/\""));
-    for path in ["../../../../etc/passwd", "/../../etc/passwd", "/etc/passwd", "../inside.txt/../../secret.txt"] {
+    for path in [
+        "../../../../etc/passwd",
+        "/../../etc/passwd",
+        "/etc/passwd",
+        "../inside.txt/../../secret.txt",
+    ] {
         let _d = c.epsv();
         c.expect(&format!("RETR {path}"), 550);
     }
@@ -142,7 +166,10 @@ fn paths_cannot_escape_the_root() {
     }
     assert!(!outside.path().join("planted.txt").exists());
     assert!(!outside.path().join("new").exists());
-    assert_eq!(std::fs::read(outside.path().join("secret.txt")).unwrap(), b"secret");
+    assert_eq!(
+        std::fs::read(outside.path().join("secret.txt")).unwrap(),
+        b"secret"
+    );
     // A symlink inside the root still works.
     let (_, bytes, done) = c.data_cmd("RETR in-link");
     assert_eq!((bytes.as_slice(), done.code), (&b"inside"[..], 226));

@@ -1,7 +1,9 @@
 //! Test harness: a real server on port 0 in its own thread, and clients to drive it.
 
 use ferroftp_proto::reply::ReplyParser;
-use ferroftp_server::{AnonymousAccess, LocalFs, Server, ServerConfig, ServerHandle, StaticAuthenticator};
+use ferroftp_server::{
+    AnonymousAccess, LocalFs, Server, ServerConfig, ServerHandle, StaticAuthenticator,
+};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -42,22 +44,35 @@ impl TestServer {
         let root_path = root.path().to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async move {
                 let storage = Arc::new(LocalFs::open(&root_path).expect("open root"));
                 let users = vec![(USER.to_string(), PASS.to_string())];
                 let auth = Arc::new(StaticAuthenticator::new(storage, anonymous, users));
                 let server = Server::bind(config, auth).await.expect("bind");
-                tx.send((server.local_addrs(), server.handle())).expect("send addrs");
+                tx.send((server.local_addrs(), server.handle()))
+                    .expect("send addrs");
                 server.run().await;
             });
         });
         let (addrs, handle) = rx.recv().expect("server started");
-        let v4 = *addrs.iter().find(|a| a.is_ipv4()).expect("an IPv4 listener");
+        let v4 = *addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .expect("an IPv4 listener");
         let v6 = addrs.iter().find(|a| a.is_ipv6()).copied();
-        TestServer { v4, v6, root, handle, thread: Some(thread) }
+        TestServer {
+            v4,
+            v6,
+            root,
+            handle,
+            thread: Some(thread),
+        }
     }
-
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.path().join(rel)
@@ -77,8 +92,10 @@ impl TestServer {
 
     /// Names in a server directory, on disk (hidden upload files included).
     pub fn disk_names(&self, rel: &str) -> Vec<String> {
-        let mut v: Vec<String> =
-            std::fs::read_dir(self.path(rel)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut v: Vec<String> = std::fs::read_dir(self.path(rel))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         v.sort();
         v
     }
@@ -165,7 +182,10 @@ impl Raw {
         let mut r = Raw {
             reader: BufReader::new(s.try_clone().unwrap()),
             writer: s,
-            greeting: Reply { code: 0, lines: vec![] },
+            greeting: Reply {
+                code: 0,
+                lines: vec![],
+            },
         };
         r.greeting = r.reply();
         assert_eq!(r.greeting.code, 220, "greeting: {:?}", r.greeting);
@@ -175,7 +195,6 @@ impl Raw {
     pub fn peer(&self) -> SocketAddr {
         self.writer.peer_addr().unwrap()
     }
-
 
     pub fn stream(&self) -> &TcpStream {
         &self.writer
@@ -191,7 +210,8 @@ impl Raw {
 
     /// Reads one complete reply; panics on EOF.
     pub fn reply(&mut self) -> Reply {
-        self.try_reply().expect("connection closed while waiting for a reply")
+        self.try_reply()
+            .expect("connection closed while waiting for a reply")
     }
 
     /// Reads one complete reply, or `None` at end of stream.
@@ -199,15 +219,25 @@ impl Raw {
         let mut parser = ReplyParser::new();
         loop {
             let mut line = Vec::new();
-            let n = self.reader.read_until(b'\n', &mut line).expect("read reply");
+            let n = self
+                .reader
+                .read_until(b'\n', &mut line)
+                .expect("read reply");
             if n == 0 {
                 return None;
             }
-            assert!(line.ends_with(b"\r\n"), "reply line without CRLF: {:?}", String::from_utf8_lossy(&line));
+            assert!(
+                line.ends_with(b"\r\n"),
+                "reply line without CRLF: {:?}",
+                String::from_utf8_lossy(&line)
+            );
             line.truncate(line.len() - 2);
             let text = String::from_utf8(line).expect("reply is UTF-8");
             if let Some(r) = parser.feed(&text).expect("well-formed reply") {
-                return Some(Reply { code: r.code.0, lines: r.lines });
+                return Some(Reply {
+                    code: r.code.0,
+                    lines: r.lines,
+                });
             }
         }
     }
@@ -256,7 +286,10 @@ impl Raw {
         assert_eq!(done.code, 226, "{line:?} -> {done:?}");
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.is_empty() || text.ends_with("\r\n"));
-        text.split("\r\n").filter(|l| !l.is_empty()).map(str::to_string).collect()
+        text.split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     /// Uploads bytes with a command (STOR/APPE/STOU) over EPSV; returns the 150 and final replies.
