@@ -23,7 +23,18 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the FTP server.
+    /// Run the FTP server: serve a directory over FTP.
+    ///
+    /// With no options: DIR (default: the current directory) read-only to anonymous
+    /// users, on 127.0.0.1 and ::1 port 2121. Nothing is reachable from other
+    /// machines until you pass --listen.
+    ///
+    /// Examples:
+    ///   ferroftp serve ./public
+    ///   ferroftp serve /srv/ftp --user alice:s3cret --anonymous off
+    ///   ferroftp serve /srv/ftp --listen 0.0.0.0:21 --passive-ports 50000-50100
+    ///   ferroftp serve /srv/ftp --listen 0.0.0.0:21 --public-address ftp.example.com
+    #[command(verbatim_doc_comment)]
     Serve(serve::ServeArgs),
 }
 

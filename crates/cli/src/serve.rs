@@ -10,18 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// Serve a directory over FTP.
-///
-/// With no options: DIR (default: the current directory) read-only to anonymous
-/// users, on 127.0.0.1 and ::1 port 2121. Nothing is reachable from other
-/// machines until you pass --listen.
-///
-/// Examples:
-///   ferroftp serve ./public
-///   ferroftp serve /srv/ftp --user alice:s3cret --anonymous off
-///   ferroftp serve /srv/ftp --listen 0.0.0.0:21 --passive-ports 50000-50100 --public-address ftp.example.com
+/// Options of `ferroftp serve`.
 #[derive(Args, Debug)]
-#[command(verbatim_doc_comment)]
 pub struct ServeArgs {
     /// Directory to serve.
     #[arg(default_value = ".")]

@@ -1,6 +1,7 @@
 //! `APPE` (RFC 959 §4.1.3): append to a file, creating it if missing. Clients
 //! (curl, lftp) resume uploads this way, so what arrives stays even if the
-//! transfer breaks.
+//! transfer breaks. After `REST n` (RFC 3659 §5: REST applies to RETR, STOR and
+//! APPE) writing starts at offset `n`, exactly as for `STOR`.
 
 use super::{HandlerResult, mode_label};
 use crate::auth::Right;
@@ -15,8 +16,11 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     if storage.symlink_metadata(&path).await.is_err() {
         s.require(Right::Write)?;
     }
-    s.rest = None;
-    let upload = storage.write(&path, WriteMode::Append).await?;
+    let mode = match s.rest.take() {
+        Some(offset) if offset > 0 => WriteMode::ResumeAt(offset),
+        _ => WriteMode::Append,
+    };
+    let upload = storage.write(&path, mode).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
     let opened = format!(
         "Opening {} mode data connection to append to {path}.",

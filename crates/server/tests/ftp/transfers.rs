@@ -116,6 +116,17 @@ fn resume_download_and_upload() {
     ftp.resume_transfer(10).unwrap();
     ftp.put_file("v.bin", &mut Cursor::new(b"XYZ")).unwrap();
     assert_eq!(srv.read("v.bin"), [&data[..10], b"XYZ"].concat());
+    // REST + APPE writes from the offset, like REST + STOR.
+    srv.write("x.bin", b"0123456789");
+    let mut raw = srv.raw_alice();
+    raw.expect("TYPE I", 200);
+    let mut d = raw.epsv();
+    raw.expect("REST 4", 350);
+    raw.expect("APPE x.bin", 150);
+    d.write_all(b"ab").unwrap();
+    drop(d);
+    assert_eq!(raw.reply().code, 226);
+    assert_eq!(srv.read("x.bin"), b"0123ab");
     // APPE-based resume (curl -C -, lftp).
     srv.write("w.bin", &data[..5]);
     ftp.append_file("w.bin", &mut Cursor::new(&data[5..]))
@@ -133,6 +144,8 @@ fn restart_beyond_end_is_554() {
     c.expect("RETR s.bin", 554);
     c.expect("REST 6", 350);
     c.expect("STOR s.bin", 554);
+    c.expect("REST 6", 350);
+    c.expect("APPE s.bin", 554);
     assert_eq!(srv.read("s.bin"), b"short");
     // REST applies to the next command only.
     c.expect("REST 3", 350);
@@ -356,4 +369,53 @@ fn concurrent_sessions_do_not_disturb_each_other() {
         }
     });
     assert_eq!(srv.disk_names("").len(), 30);
+}
+
+#[test]
+fn listings_of_a_100000_entry_directory_stream_completely() {
+    let srv = TestServer::start();
+    std::fs::create_dir(srv.path("many")).unwrap();
+    for i in 0..100_000 {
+        std::fs::File::create(srv.path(&format!("many/f{i:06}"))).unwrap();
+    }
+    let mut c = srv.raw_alice();
+    for (cmd, suffix) in [("NLST many", ""), ("LIST many", ""), ("MLSD many", "; ")] {
+        let lines = c.listing(cmd);
+        assert_eq!(lines.len(), 100_000, "{cmd}");
+        let mut names: Vec<&str> = lines
+            .iter()
+            .map(|l| l.rsplit(' ').next().unwrap())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 100_000, "{cmd}: duplicate or missing names");
+        assert!(suffix.is_empty() || lines[0].contains(suffix));
+    }
+}
+
+#[test]
+fn shutdown_lets_a_running_transfer_finish_then_says_421() {
+    let srv = TestServer::start();
+    let (mut c, mut data) = start_big_retr(&srv);
+    srv.shutdown();
+    let mut rest = Vec::new();
+    data.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest.len() + (1 << 20), 100 * 1024 * 1024);
+    assert_eq!(c.reply().code, 226);
+    let bye = c.reply();
+    assert_eq!(bye.code, 421, "{bye:?}");
+    assert!(c.try_reply().is_none());
+}
+
+#[test]
+fn shutdown_aborts_a_transfer_that_outlasts_the_grace_period() {
+    let srv = TestServer::start_with(ferroftp_server::AnonymousAccess::Read, |c| {
+        c.shutdown_grace = std::time::Duration::from_millis(200);
+    });
+    let (mut c, _data) = start_big_retr(&srv);
+    srv.shutdown();
+    // The client reads nothing more, so only the grace deadline can end the transfer.
+    assert_eq!(c.reply().code, 426);
+    assert_eq!(c.reply().code, 421);
+    assert!(c.try_reply().is_none());
 }
