@@ -22,6 +22,8 @@ use tracing::Instrument;
 
 /// Bytes moved per read/write on file transfers.
 const CHUNK: usize = 256 * 1024;
+/// Bytes gathered from the network before each write to storage.
+const RECEIVE_CHUNK: usize = 1024 * 1024;
 /// Listing bytes gathered before a write.
 const LIST_FLUSH: usize = 64 * 1024;
 
@@ -186,14 +188,24 @@ async fn run_job(
             Ok(total)
         }
         Job::Receive { mut upload, ascii } => {
-            let mut buf = vec![0u8; CHUNK];
+            let mut buf = vec![0u8; RECEIVE_CHUNK];
             let mut decoded = Vec::new();
             let mut decoder = ascii::Decoder::new();
             let mut total = 0u64;
             loop {
-                let n = stalled(stall, stream.read(&mut buf))
-                    .await
-                    .map_err(TransferError::Lost)?;
+                // Gather a large block before each disk write: every write is a trip
+                // to the blocking pool, socket reads are small.
+                let mut n = 0;
+                while n < buf.len() {
+                    let got = stalled(stall, stream.read(&mut buf[n..]))
+                        .await
+                        .map_err(TransferError::Lost)?;
+                    if got == 0 {
+                        break;
+                    }
+                    n += got;
+                    progress.store(total + n as u64, Ordering::Relaxed);
+                }
                 if n == 0 {
                     break;
                 }
