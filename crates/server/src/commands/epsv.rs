@@ -3,7 +3,6 @@
 
 use super::HandlerResult;
 use super::eprt::unsupported_family;
-use crate::data::{DataSetup, bind_passive};
 use crate::error::CommandError;
 use crate::session::Session;
 use ferroftp_proto::hostport::{self, EpsvArg, HostPortError};
@@ -32,17 +31,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             ));
         }
     }
-    s.data = None;
-    let listener = bind_passive(local, s.ctx.config.passive_ports.as_ref())
-        .await
-        .map_err(|e| {
-            CommandError::reply(
-                ReplyCode::CANT_OPEN_DATA,
-                format!("Cannot open a passive port: {e}."),
-            )
-        })?;
-    let port = listener.local_addr()?.port();
-    s.data = Some(DataSetup::Passive(listener));
+    let port = s.open_passive(local).await?;
     Ok(Reply::new(
         ReplyCode::EXTENDED_PASSIVE,
         hostport::format_epsv_reply(port),

@@ -1,7 +1,6 @@
 //! `PASV` (RFC 959 §4.1.2): the client will connect to a port the server opens.
 
 use super::HandlerResult;
-use crate::data::{DataSetup, bind_passive};
 use crate::error::CommandError;
 use crate::session::Session;
 use ferroftp_proto::hostport;
@@ -48,18 +47,8 @@ pub(crate) async fn run(s: &mut Session, _arg: Option<String>) -> HandlerResult 
             "PASV is IPv4 only; use EPSV on an IPv6 connection.",
         ));
     };
-    s.data = None;
-    let listener = bind_passive(IpAddr::V4(local), s.ctx.config.passive_ports.as_ref())
-        .await
-        .map_err(|e| {
-            CommandError::reply(
-                ReplyCode::CANT_OPEN_DATA,
-                format!("Cannot open a passive port: {e}."),
-            )
-        })?;
-    let port = listener.local_addr()?.port();
     let ip = advertised_ip(s, local).await?;
-    s.data = Some(DataSetup::Passive(listener));
+    let port = s.open_passive(IpAddr::V4(local)).await?;
     Ok(Reply::new(
         ReplyCode::PASSIVE,
         hostport::format_pasv_reply(SocketAddrV4::new(ip, port)),

@@ -5,19 +5,12 @@ use crate::auth::Right;
 use crate::data::Job;
 use crate::error::{CommandError, StorageError, StorageErrorKind};
 use crate::session::{Session, TransferType};
-use ferroftp_proto::listing::FileKind;
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     s.require(Right::Read)?;
     let path = s.resolve(arg.as_deref().unwrap_or_default());
     let storage = s.storage()?;
-    let meta = storage.metadata(&path).await?;
-    if meta.kind != FileKind::File {
-        return Err(CommandError::Storage(StorageError::new(
-            StorageErrorKind::IsADirectory,
-            path.to_string(),
-        )));
-    }
+    let meta = s.file_metadata(&path).await?;
     let offset = s.rest.take().unwrap_or(0);
     if offset > meta.size {
         return Err(CommandError::Storage(StorageError::new(

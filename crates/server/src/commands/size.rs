@@ -2,10 +2,9 @@
 //! TYPE. In TYPE A that is counted by reading the file, for files up to a limit.
 
 use super::HandlerResult;
-use crate::error::{CommandError, StorageError, StorageErrorKind};
+use crate::error::{CommandError, StorageError};
 use crate::session::{Session, TransferType};
 use ferroftp_proto::ascii::Encoder;
-use ferroftp_proto::listing::FileKind;
 use ferroftp_proto::{Reply, ReplyCode};
 use tokio::io::AsyncReadExt;
 
@@ -15,13 +14,7 @@ const ASCII_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve(arg.as_deref().unwrap_or_default());
     let storage = s.storage()?;
-    let meta = storage.metadata(&path).await?;
-    if meta.kind != FileKind::File {
-        return Err(CommandError::Storage(StorageError::new(
-            StorageErrorKind::IsADirectory,
-            path.to_string(),
-        )));
-    }
+    let meta = s.file_metadata(&path).await?;
     let size = match s.transfer_type {
         TransferType::Binary => meta.size,
         TransferType::Ascii if meta.size > ASCII_SIZE_LIMIT => {

@@ -13,10 +13,12 @@ pub(crate) use control::{ControlReader, ControlWriter};
 use crate::auth::{Account, Authenticator, Right};
 use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
-use crate::data::{DataEvent, DataSetup, Job, TransferHandle, TransferParams, spawn_transfer};
-use crate::error::CommandError;
-use crate::storage::{Storage, VirtualPath};
-use ferroftp_proto::listing::Facts;
+use crate::data::{
+    DataEvent, DataSetup, Job, TransferHandle, TransferParams, bind_passive, spawn_transfer,
+};
+use crate::error::{CommandError, StorageError, StorageErrorKind};
+use crate::storage::{Metadata, Storage, VirtualPath};
+use ferroftp_proto::listing::{Facts, FileKind};
 use ferroftp_proto::{Command, LineError, Reply, ReplyCode};
 use std::collections::VecDeque;
 use std::io;
@@ -123,6 +125,35 @@ impl Session {
                 ),
             ))
         }
+    }
+
+    /// Metadata of a path that must be a plain file (RETR, SIZE, MDTM).
+    pub(crate) async fn file_metadata(&self, path: &VirtualPath) -> Result<Metadata, CommandError> {
+        let meta = self.storage()?.metadata(path).await?;
+        if meta.kind != FileKind::File {
+            return Err(CommandError::Storage(StorageError::new(
+                StorageErrorKind::IsADirectory,
+                path.to_string(),
+            )));
+        }
+        Ok(meta)
+    }
+
+    /// Opens a passive data listener on `ip` (replacing any prepared data
+    /// connection) and returns its port, for PASV and EPSV.
+    pub(crate) async fn open_passive(&mut self, ip: std::net::IpAddr) -> Result<u16, CommandError> {
+        self.data = None;
+        let listener = bind_passive(ip, self.ctx.config.passive_ports.as_ref())
+            .await
+            .map_err(|e| {
+                CommandError::reply(
+                    ReplyCode::CANT_OPEN_DATA,
+                    format!("Cannot open a passive port: {e}."),
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        self.data = Some(DataSetup::Passive(listener));
+        Ok(port)
     }
 
     /// Resolves a path argument against the working directory.

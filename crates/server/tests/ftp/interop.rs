@@ -24,11 +24,7 @@ fn client(name: &str) -> Option<PathBuf> {
 }
 
 #[track_caller]
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+fn check(cmd: &Command, out: Output) -> Output {
     assert!(
         out.status.success(),
         "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
@@ -37,6 +33,15 @@ fn run(cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+#[track_caller]
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    check(cmd, out)
 }
 
 #[track_caller]
@@ -54,14 +59,7 @@ fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {
         .write_all(input.as_bytes())
         .expect("write script");
     let out = child.wait_with_output().expect("wait");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    check(cmd, out)
 }
 
 /// Relative path → SHA-256 of every file under `dir` (directories as `/`-ended keys).
