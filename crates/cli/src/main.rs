@@ -1,6 +1,7 @@
 //! The `ferroftp` binary: parses the command line and wires the library crates together.
 
 mod serve;
+mod tls;
 
 use clap::{Parser, Subcommand};
 
@@ -9,13 +10,7 @@ use clap::{Parser, Subcommand};
 /// Start with `ferroftp serve` to share the current directory read-only on
 /// ftp://127.0.0.1:2121/ (anonymous login), then add flags as needed.
 #[derive(Parser, Debug)]
-#[command(
-    name = "ferroftp",
-    version,
-    about,
-    long_about,
-    propagate_version = true
-)]
+#[command(name = "ferroftp", version, about, long_about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,12 +31,18 @@ enum Command {
     ///   ferroftp serve /srv/ftp --listen 0.0.0.0:21 --public-address ftp.example.com
     #[command(verbatim_doc_comment)]
     Serve(serve::ServeArgs),
+    /// TLS certificate tools.
+    Cert {
+        #[command(subcommand)]
+        command: tls::CertCommand,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Cert { command } => tls::run_cert(command),
     }
 }
 

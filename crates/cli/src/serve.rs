@@ -46,6 +46,9 @@ pub struct ServeArgs {
     /// Log every command and reply (protocol trace).
     #[arg(short, long)]
     debug: bool,
+
+    #[command(flatten)]
+    tls: crate::tls::TlsArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -57,24 +60,16 @@ enum Anonymous {
 
 fn parse_user(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
-        Some((name, pass)) if !name.is_empty() && !pass.is_empty() => {
-            Ok((name.to_string(), pass.to_string()))
-        }
+        Some((name, pass)) if !name.is_empty() && !pass.is_empty() => Ok((name.to_string(), pass.to_string())),
         _ => Err("expected NAME:PASSWORD, both non-empty (for example alice:s3cret)".into()),
     }
 }
 
 fn parse_port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
-    let err = || {
-        format!(
-            "expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535 (for example 50000-50100), got {s:?}"
-        )
-    };
+    let err =
+        || format!("expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535 (for example 50000-50100), got {s:?}");
     let (a, b) = s.split_once('-').ok_or_else(err)?;
-    let (a, b): (u16, u16) = (
-        a.trim().parse().map_err(|_| err())?,
-        b.trim().parse().map_err(|_| err())?,
-    );
+    let (a, b): (u16, u16) = (a.trim().parse().map_err(|_| err())?, b.trim().parse().map_err(|_| err())?);
     if a < 1024 || a > b {
         return Err(err());
     }
@@ -89,18 +84,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(serve(args))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let dir = args
-        .dir
-        .canonicalize()
-        .with_context(|| format!("cannot serve {}: no such directory", args.dir.display()))?;
+    let dir =
+        args.dir.canonicalize().with_context(|| format!("cannot serve {}: no such directory", args.dir.display()))?;
     if !dir.is_dir() {
         bail!("cannot serve {}: not a directory", dir.display());
     }
@@ -122,23 +112,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !args.listen.is_empty() {
         config.listen = args.listen;
     }
+    let mut names = vec!["localhost".to_string()];
+    names.extend(config.listen.iter().map(|a| a.ip().to_string()));
+    names.extend(args.tls.implicit_tls_hosts());
+    names.extend(config.public_address.clone());
+    names.dedup();
+    let tls = args.tls.settings(&names)?;
+    let generated_cert = tls.as_ref().and_then(|(_, g)| g.clone());
+    config.tls = tls.map(|(settings, _)| settings);
     let user_names: Vec<String> = args.users.iter().map(|(n, _)| n.clone()).collect();
     let auth = StaticAuthenticator::new(Arc::new(storage), anonymous, args.users);
-    let server = Server::bind(config, Arc::new(auth))
-        .await
-        .context("starting the server")?;
+    let server = Server::bind(config, Arc::new(auth)).await.context("starting the server")?;
     let addrs = server.local_addrs();
+    let implicit_addrs = server.implicit_tls_addrs();
 
     let access = match anonymous {
         AnonymousAccess::Off => "no anonymous access",
         AnonymousAccess::Read => "read-only to anonymous users",
         AnonymousAccess::Write => "to anonymous users, who may upload new files",
     };
-    println!(
-        "ferroftp {} serving {} ({access})",
-        env!("CARGO_PKG_VERSION"),
-        dir.display()
-    );
+    println!("ferroftp {} serving {} ({access})", env!("CARGO_PKG_VERSION"), dir.display());
     for addr in &addrs {
         let host = match addr {
             SocketAddr::V4(a) => a.ip().to_string(),
@@ -154,9 +147,35 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             warn!(%addr, "anonymous uploads are enabled on a non-loopback address");
         }
     }
+    for addr in &implicit_addrs {
+        println!("  ftps://{}/ (implicit TLS)", url_host_port(addr));
+    }
+    if let Some(fingerprint) = server.tls_fingerprint() {
+        let mode = if server.tls_required() { "required" } else { "offered (AUTH TLS)" };
+        println!("TLS {mode}; certificate SHA-256 fingerprint:");
+        println!("  {fingerprint}");
+        if let Some(cert) = &generated_cert {
+            println!("  (self-signed, kept in {}; clients must trust or pin it)", cert.display());
+        }
+    }
     println!("Press Ctrl-C to stop.");
 
     let handle = server.handle();
+    #[cfg(unix)]
+    {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+            while hup.recv().await.is_some() {
+                match handle.reload_tls() {
+                    Ok(Some(fingerprint)) => info!(%fingerprint, "SIGHUP: TLS certificate reloaded"),
+                    Ok(None) => info!("SIGHUP: nothing to reload"),
+                    Err(e) => warn!(error = %e, "SIGHUP: certificate not reloaded; the old one stays in use"),
+                }
+            }
+        });
+    }
     tokio::spawn(async move {
         wait_for_signal().await;
         info!("signal received: stopping");
@@ -164,6 +183,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     server.run().await;
     Ok(())
+}
+
+fn url_host_port(addr: &SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
 }
 
 async fn wait_for_signal() {
@@ -194,10 +220,7 @@ mod tests {
 
     #[test]
     fn flag_parsers() {
-        assert_eq!(
-            parse_user("alice:a:b").unwrap(),
-            ("alice".to_string(), "a:b".to_string())
-        );
+        assert_eq!(parse_user("alice:a:b").unwrap(), ("alice".to_string(), "a:b".to_string()));
         assert!(parse_user("alice").is_err());
         assert!(parse_user(":x").is_err());
         assert_eq!(parse_port_range("50000-50100").unwrap(), 50000..=50100);

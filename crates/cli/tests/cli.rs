@@ -16,22 +16,12 @@ fn ferroftp() -> Command {
 fn version_and_help() {
     let v = ferroftp().arg("--version").output().unwrap();
     assert!(v.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&v.stdout).trim(),
-        format!("ferroftp {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(String::from_utf8_lossy(&v.stdout).trim(), format!("ferroftp {}", env!("CARGO_PKG_VERSION")));
     let h = ferroftp().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&h.stdout).contains("serve"));
     let sh = ferroftp().args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&sh.stdout);
-    for flag in [
-        "--listen",
-        "--user",
-        "--anonymous",
-        "--passive-ports",
-        "--public-address",
-        "Examples:",
-    ] {
+    for flag in ["--listen", "--user", "--anonymous", "--passive-ports", "--public-address", "Examples:"] {
         assert!(text.contains(flag), "serve --help lacks {flag}:\n{text}");
     }
 }
@@ -46,17 +36,10 @@ fn bad_arguments_fail_with_a_clear_message() {
         (&["serve", "--anonymous", "off"], "nobody could log in"),
     ];
     for (args, needle) in cases {
-        let out = ferroftp()
-            .args(*args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = ferroftp().args(*args).stdin(Stdio::null()).output().unwrap();
         assert!(!out.status.success(), "{args:?} succeeded");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(needle),
-            "{args:?}: stderr lacks {needle:?}:\n{err}"
-        );
+        assert!(err.contains(needle), "{args:?}: stderr lacks {needle:?}:\n{err}");
     }
 }
 
@@ -83,34 +66,20 @@ fn serve_answers_ftp_and_stops_on_sigterm() {
     assert!(banner.contains("read-only to anonymous"), "{banner}");
     let mut url = String::new();
     out.read_line(&mut url).unwrap();
-    let port: u16 = url
-        .trim()
-        .trim_start_matches("ftp://127.0.0.1:")
-        .trim_end_matches('/')
-        .parse()
-        .unwrap();
+    let port: u16 = url.trim().trim_start_matches("ftp://127.0.0.1:").trim_end_matches('/').parse().unwrap();
 
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut w = stream.try_clone().unwrap();
     let mut r = BufReader::new(stream);
     assert!(read_reply(&mut r).starts_with("220 "));
-    w.write_all(b"USER anonymous\r\nPASS me@example.com\r\nSIZE hello.txt\r\nSTOR x\r\n")
-        .unwrap();
+    w.write_all(b"USER anonymous\r\nPASS me@example.com\r\nSIZE hello.txt\r\nSTOR x\r\n").unwrap();
     assert!(read_reply(&mut r).starts_with("331 "));
     assert!(read_reply(&mut r).starts_with("230 "));
     assert_eq!(read_reply(&mut r), "213 5\r\n");
-    assert!(
-        read_reply(&mut r).starts_with("550 "),
-        "anonymous is read-only by default"
-    );
+    assert!(read_reply(&mut r).starts_with("550 "), "anonymous is read-only by default");
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     assert!(read_reply(&mut r).starts_with("421 "));
     let status = child.wait().unwrap();

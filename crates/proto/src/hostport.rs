@@ -56,12 +56,9 @@ pub fn format_pasv_reply(addr: SocketAddrV4) -> String {
 /// Finds `h1,h2,h3,h4,p1,p2` anywhere in the text of a `227` reply, as RFC 1123
 /// §4.1.2.6 asks clients to do.
 pub fn parse_pasv_reply(text: &str) -> Result<SocketAddrV4, HostPortError> {
-    let start = text
-        .find(|c: char| c.is_ascii_digit())
-        .ok_or(HostPortError::BadPassiveReply)?;
-    let end = text[start..]
-        .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == ' '))
-        .map_or(text.len(), |e| start + e);
+    let start = text.find(|c: char| c.is_ascii_digit()).ok_or(HostPortError::BadPassiveReply)?;
+    let end =
+        text[start..].find(|c: char| !(c.is_ascii_digit() || c == ',' || c == ' ')).map_or(text.len(), |e| start + e);
     parse_port(text[start..end].trim()).map_err(|_| HostPortError::BadPassiveReply)
 }
 
@@ -69,12 +66,7 @@ pub fn parse_pasv_reply(text: &str) -> Result<SocketAddrV4, HostPortError> {
 /// delimiter `<d>` is any printable ASCII character other than a digit, usually `|`.
 pub fn parse_eprt(arg: &str) -> Result<SocketAddr, HostPortError> {
     let d = arg.chars().next().ok_or(HostPortError::BadEprtArgument)?;
-    if !(d.is_ascii_graphic())
-        || d.is_ascii_digit()
-        || d.is_ascii_alphabetic()
-        || d == '.'
-        || d == ':'
-    {
+    if !(d.is_ascii_graphic()) || d.is_ascii_digit() || d.is_ascii_alphabetic() || d == '.' || d == ':' {
         return Err(HostPortError::BadEprtArgument);
     }
     let parts: Vec<&str> = arg.split(d).collect();
@@ -84,16 +76,8 @@ pub fn parse_eprt(arg: &str) -> Result<SocketAddr, HostPortError> {
     }
     let port = parse_decimal_port(parts[3]).ok_or(HostPortError::BadEprtArgument)?;
     let ip: IpAddr = match parts[1] {
-        "1" => IpAddr::V4(
-            parts[2]
-                .parse::<Ipv4Addr>()
-                .map_err(|_| HostPortError::BadEprtArgument)?,
-        ),
-        "2" => IpAddr::V6(
-            parts[2]
-                .parse::<Ipv6Addr>()
-                .map_err(|_| HostPortError::BadEprtArgument)?,
-        ),
+        "1" => IpAddr::V4(parts[2].parse::<Ipv4Addr>().map_err(|_| HostPortError::BadEprtArgument)?),
+        "2" => IpAddr::V6(parts[2].parse::<Ipv6Addr>().map_err(|_| HostPortError::BadEprtArgument)?),
         af if !af.is_empty() && af.bytes().all(|b| b.is_ascii_digit()) => {
             return Err(HostPortError::UnsupportedFamily);
         }
@@ -134,9 +118,7 @@ pub fn parse_epsv(arg: Option<&str>) -> Result<EpsvArg, HostPortError> {
         Some(a) if a.eq_ignore_ascii_case("ALL") => Ok(EpsvArg::All),
         Some("1") => Ok(EpsvArg::Family(1)),
         Some("2") => Ok(EpsvArg::Family(2)),
-        Some(a) if a.len() <= 5 && a.bytes().all(|b| b.is_ascii_digit()) => {
-            Err(HostPortError::UnsupportedFamily)
-        }
+        Some(a) if a.len() <= 5 && a.bytes().all(|b| b.is_ascii_digit()) => Err(HostPortError::UnsupportedFamily),
         Some(_) => Err(HostPortError::BadEpsvArgument),
     }
 }
@@ -149,10 +131,7 @@ pub fn format_epsv_reply(port: u16) -> String {
 /// Finds the port in a `229` reply's `(<d><d><d>port<d>)`.
 pub fn parse_epsv_reply(text: &str) -> Result<u16, HostPortError> {
     let open = text.find('(').ok_or(HostPortError::BadPassiveReply)?;
-    let close = text[open..]
-        .find(')')
-        .ok_or(HostPortError::BadPassiveReply)?
-        + open;
+    let close = text[open..].find(')').ok_or(HostPortError::BadPassiveReply)? + open;
     let inner: Vec<char> = text[open + 1..close].chars().collect();
     if inner.len() < 5 {
         return Err(HostPortError::BadPassiveReply);
@@ -172,14 +151,8 @@ mod tests {
 
     #[test]
     fn port_examples() {
-        assert_eq!(
-            parse_port("127,0,0,1,4,1").unwrap(),
-            "127.0.0.1:1025".parse().unwrap()
-        );
-        assert_eq!(
-            parse_port(" 10, 0,0,2,0,21").unwrap(),
-            "10.0.0.2:21".parse().unwrap()
-        );
+        assert_eq!(parse_port("127,0,0,1,4,1").unwrap(), "127.0.0.1:1025".parse().unwrap());
+        assert_eq!(parse_port(" 10, 0,0,2,0,21").unwrap(), "10.0.0.2:21".parse().unwrap());
         for bad in [
             "",
             "1,2,3,4,5",
@@ -198,18 +171,12 @@ mod tests {
 
     #[test]
     fn eprt_examples_from_rfc2428() {
-        assert_eq!(
-            parse_eprt("|1|132.235.1.2|6275|").unwrap(),
-            "132.235.1.2:6275".parse().unwrap()
-        );
+        assert_eq!(parse_eprt("|1|132.235.1.2|6275|").unwrap(), "132.235.1.2:6275".parse().unwrap());
         assert_eq!(
             parse_eprt("|2|1080::8:800:200C:417A|5282|").unwrap(),
             "[1080::8:800:200C:417A]:5282".parse().unwrap()
         );
-        assert_eq!(
-            parse_eprt("!1!127.0.0.1!21!").unwrap(),
-            "127.0.0.1:21".parse().unwrap()
-        );
+        assert_eq!(parse_eprt("!1!127.0.0.1!21!").unwrap(), "127.0.0.1:21".parse().unwrap());
         assert_eq!(parse_eprt("|3|x|1|"), Err(HostPortError::UnsupportedFamily));
         for bad in [
             "",
@@ -236,10 +203,7 @@ mod tests {
         assert_eq!(parse_epsv(Some("2")), Ok(EpsvArg::Family(2)));
         assert_eq!(parse_epsv(Some("7")), Err(HostPortError::UnsupportedFamily));
         assert_eq!(parse_epsv(Some("x")), Err(HostPortError::BadEpsvArgument));
-        assert_eq!(
-            parse_epsv_reply("Entering Extended Passive Mode (|||6446|)"),
-            Ok(6446)
-        );
+        assert_eq!(parse_epsv_reply("Entering Extended Passive Mode (|||6446|)"), Ok(6446));
         assert!(parse_epsv_reply("(|||0|)").is_err());
         assert!(parse_epsv_reply("(||6446|)").is_err());
     }

@@ -195,23 +195,14 @@ mod tests {
 
     #[test]
     fn crlf_and_bare_lf() {
-        assert_eq!(
-            lines(b"USER a\r\nPASS b\nNOOP"),
-            vec![Ok(b"USER a".to_vec()), Ok(b"PASS b".to_vec())]
-        );
+        assert_eq!(lines(b"USER a\r\nPASS b\nNOOP"), vec![Ok(b"USER a".to_vec()), Ok(b"PASS b".to_vec())]);
     }
 
     #[test]
     fn telnet_interrupt_before_abor_is_stripped() {
-        assert_eq!(
-            lines(b"\xff\xf4\xff\xf2ABOR\r\n"),
-            vec![Ok(b"ABOR".to_vec())]
-        );
+        assert_eq!(lines(b"\xff\xf4\xff\xf2ABOR\r\n"), vec![Ok(b"ABOR".to_vec())]);
         // Option negotiation and an escaped 0xFF data byte.
-        assert_eq!(
-            lines(b"\xff\xfb\x01NO\xff\xffOP\r\n"),
-            vec![Ok(b"NO\xffOP".to_vec())]
-        );
+        assert_eq!(lines(b"\xff\xfb\x01NO\xff\xffOP\r\n"), vec![Ok(b"NO\xffOP".to_vec())]);
     }
 
     #[test]
@@ -229,10 +220,7 @@ mod tests {
     fn overlong_line_is_one_error_then_recovery() {
         let mut input = vec![b'A'; MAX_LINE * 3];
         input.extend_from_slice(b"\r\nNOOP\r\n");
-        assert_eq!(
-            lines(&input),
-            vec![Err(LineError::TooLong), Ok(b"NOOP".to_vec())]
-        );
+        assert_eq!(lines(&input), vec![Err(LineError::TooLong), Ok(b"NOOP".to_vec())]);
         // A line of exactly the limit (CRLF included) is accepted.
         let mut exact = vec![b'A'; MAX_LINE - 2];
         exact.extend_from_slice(b"\r\n");

@@ -67,9 +67,7 @@ pub struct Entry {
 /// Six months, the age past which `ls -l` shows a year instead of a time.
 const SIX_MONTHS: Duration = Duration::from_secs(15_778_476);
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// The `ls -l` mode string, e.g. `drwxr-xr-x` or `-rwsr-x--T`.
 pub fn mode_string(kind: FileKind, mode: u32) -> String {
@@ -137,9 +135,7 @@ pub fn list_date(modified: SystemTime, now: SystemTime) -> String {
 }
 
 fn is_recent(modified: SystemTime, now: SystemTime) -> bool {
-    let lower = now
-        .checked_sub(SIX_MONTHS)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let lower = now.checked_sub(SIX_MONTHS).unwrap_or(SystemTime::UNIX_EPOCH);
     modified > lower && modified <= now + Duration::from_secs(3600)
 }
 
@@ -200,9 +196,7 @@ pub fn parse_unix_line(line: &str, now: SystemTime) -> Option<Entry> {
         let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
         let this_year = timeval::to_utc(now).year();
         let at = |year: i32| -> Option<SystemTime> {
-            let date =
-                time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day)
-                    .ok()?;
+            let date = time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
             let t = date.with_hms(h, m, 0).ok()?.assume_utc().unix_timestamp();
             Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t).ok()?))
         };
@@ -212,24 +206,11 @@ pub fn parse_unix_line(line: &str, now: SystemTime) -> Option<Entry> {
         }
     } else {
         let year: i32 = year_or_time.parse().ok()?;
-        let date =
-            time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+        let date = time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
         let t = date.midnight().assume_utc().unix_timestamp();
         SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t).ok()?)
     };
-    Some(Entry {
-        name,
-        kind,
-        size,
-        modified,
-        mode,
-        nlink,
-        owner,
-        group,
-        link_target,
-        unique: None,
-        perm: None,
-    })
+    Some(Entry { name, kind, size, modified, mode, nlink, owner, group, link_target, unique: None, perm: None })
 }
 
 /// The MLSx facts a server can show (RFC 3659 §7.5), in FEAT order.
@@ -245,14 +226,7 @@ pub struct Facts {
 
 impl Default for Facts {
     fn default() -> Self {
-        Facts {
-            kind: true,
-            size: true,
-            modify: true,
-            perm: true,
-            unique: true,
-            unix_mode: true,
-        }
+        Facts { kind: true, size: true, modify: true, perm: true, unique: true, unix_mode: true }
     }
 }
 
@@ -260,14 +234,7 @@ impl Facts {
     const NAMES: [&'static str; 6] = ["type", "size", "modify", "perm", "unique", "UNIX.mode"];
 
     fn flags(&self) -> [bool; 6] {
-        [
-            self.kind,
-            self.size,
-            self.modify,
-            self.perm,
-            self.unique,
-            self.unix_mode,
-        ]
+        [self.kind, self.size, self.modify, self.perm, self.unique, self.unix_mode]
     }
 
     /// The `MLST` FEAT line's argument: every supported fact, the enabled ones
@@ -288,11 +255,7 @@ impl Facts {
     /// are enabled, unknown names are ignored. Returns the enabled list for the
     /// `200 MLST OPTS` reply.
     pub fn select(list: &str) -> (Facts, String) {
-        let wanted: Vec<&str> = list
-            .split(';')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect();
+        let wanted: Vec<&str> = list.split(';').map(str::trim).filter(|s| !s.is_empty()).collect();
         let has = |n: &str| wanted.iter().any(|w| w.eq_ignore_ascii_case(n));
         let f = Facts {
             kind: has("type"),
@@ -375,10 +338,7 @@ pub struct ParsedFacts {
 impl ParsedFacts {
     /// A fact's value by case-insensitive name (RFC 3659 §7.1: fact names are case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.facts
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.facts.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -401,10 +361,7 @@ pub fn parse_mlsx_line(line: &str) -> Option<ParsedFacts> {
             facts.push((n.to_string(), v.to_string()));
         }
     }
-    Some(ParsedFacts {
-        facts,
-        name: name.to_string(),
-    })
+    Some(ParsedFacts { facts, name: name.to_string() })
 }
 
 /// Interprets the facts of a parsed MLSx line as an [`Entry`] (fields the
@@ -425,14 +382,8 @@ pub fn entry_from_facts(p: &ParsedFacts) -> Option<Entry> {
         name: p.name.clone(),
         kind,
         size: p.get("size").and_then(|s| s.parse().ok()).unwrap_or(0),
-        modified: p
-            .get("modify")
-            .and_then(timeval::parse)
-            .unwrap_or(SystemTime::UNIX_EPOCH),
-        mode: p
-            .get("UNIX.mode")
-            .and_then(|m| u32::from_str_radix(m, 8).ok())
-            .unwrap_or(0),
+        modified: p.get("modify").and_then(timeval::parse).unwrap_or(SystemTime::UNIX_EPOCH),
+        mode: p.get("UNIX.mode").and_then(|m| u32::from_str_radix(m, 8).ok()).unwrap_or(0),
         nlink: 1,
         owner: String::new(),
         group: String::new(),
@@ -474,16 +425,8 @@ mod tests {
             unix_line(&sample("a b.txt"), now),
             "-rw-r--r--    1 1000     1000            5 Nov 14 22:13 a b.txt"
         );
-        let old = Entry {
-            modified: at(1_000_000_000),
-            kind: FileKind::Dir,
-            mode: 0o755,
-            ..sample("pub")
-        };
-        assert_eq!(
-            unix_line(&old, now),
-            "drwxr-xr-x    1 1000     1000            5 Sep 09  2001 pub"
-        );
+        let old = Entry { modified: at(1_000_000_000), kind: FileKind::Dir, mode: 0o755, ..sample("pub") };
+        assert_eq!(unix_line(&old, now), "drwxr-xr-x    1 1000     1000            5 Sep 09  2001 pub");
     }
 
     #[test]
@@ -496,19 +439,13 @@ mod tests {
     #[test]
     fn mlsx_grammar() {
         let line = mlsx_line(&sample("my file;x"), &Facts::default(), TypeContext::Entry);
-        assert_eq!(
-            line,
-            "type=file;size=5;modify=20231114221320;perm=adfrw;unique=803U2a;UNIX.mode=0644; my file;x"
-        );
+        assert_eq!(line, "type=file;size=5;modify=20231114221320;perm=adfrw;unique=803U2a;UNIX.mode=0644; my file;x");
         let p = parse_mlsx_line(&line).unwrap();
         assert_eq!(p.name, "my file;x");
         assert_eq!(p.get("SIZE"), Some("5"));
         let (f, enabled) = Facts::select("size;Modify;bogus;");
         assert_eq!(enabled, "size;modify;");
-        assert_eq!(
-            mlsx_line(&sample("n"), &f, TypeContext::Entry),
-            "size=5;modify=20231114221320; n"
-        );
+        assert_eq!(mlsx_line(&sample("n"), &f, TypeContext::Entry), "size=5;modify=20231114221320; n");
         assert_eq!(parse_mlsx_line(" n").unwrap().facts, vec![]);
         assert!(parse_mlsx_line("type=file").is_none());
         assert!(parse_mlsx_line("type=file ").is_none());
@@ -518,11 +455,7 @@ mod tests {
     fn arb_entry() -> impl Strategy<Value = Entry> {
         (
             "[^ /\r\n\u{0}][^/\r\n\u{0}]{0,20}",
-            prop_oneof![
-                Just(FileKind::File),
-                Just(FileKind::Dir),
-                Just(FileKind::Fifo)
-            ],
+            prop_oneof![Just(FileKind::File), Just(FileKind::Dir), Just(FileKind::Fifo)],
             any::<u64>(),
             0u64..4_000_000_000,
             0u32..0o10000,
@@ -530,21 +463,19 @@ mod tests {
             "[a-z0-9]{1,12}",
             "[a-z0-9]{1,12}",
         )
-            .prop_map(
-                |(name, kind, size, secs, mode, nlink, owner, group)| Entry {
-                    name,
-                    kind,
-                    size,
-                    modified: at(secs),
-                    mode,
-                    nlink,
-                    owner,
-                    group,
-                    link_target: None,
-                    unique: Some(format!("{secs:x}")),
-                    perm: Some("r".into()),
-                },
-            )
+            .prop_map(|(name, kind, size, secs, mode, nlink, owner, group)| Entry {
+                name,
+                kind,
+                size,
+                modified: at(secs),
+                mode,
+                nlink,
+                owner,
+                group,
+                link_target: None,
+                unique: Some(format!("{secs:x}")),
+                perm: Some("r".into()),
+            })
     }
 
     proptest! {

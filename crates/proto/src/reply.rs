@@ -78,19 +78,12 @@ pub struct Reply {
 impl Reply {
     /// A single-line reply.
     pub fn new(code: ReplyCode, text: impl Into<String>) -> Self {
-        Reply {
-            code,
-            lines: vec![text.into()],
-        }
+        Reply { code, lines: vec![text.into()] }
     }
 
     /// A multi-line reply from its lines (the first and last carry the code).
     pub fn multi(code: ReplyCode, lines: Vec<String>) -> Self {
-        let lines = if lines.is_empty() {
-            vec![String::new()]
-        } else {
-            lines
-        };
+        let lines = if lines.is_empty() { vec![String::new()] } else { lines };
         Reply { code, lines }
     }
 
@@ -180,17 +173,10 @@ impl ReplyParser {
         if bytes.len() < 3 || !bytes[..3].iter().all(u8::is_ascii_digit) {
             return Err(ReplyParseError::BadCode(line.to_string()));
         }
-        let code = ReplyCode(
-            line[..3]
-                .parse()
-                .map_err(|_| ReplyParseError::BadCode(line.to_string()))?,
-        );
+        let code = ReplyCode(line[..3].parse().map_err(|_| ReplyParseError::BadCode(line.to_string()))?);
         match bytes.get(3) {
             Some(b'-') => {
-                self.partial = Some(Reply {
-                    code,
-                    lines: vec![line[4..].to_string()],
-                });
+                self.partial = Some(Reply { code, lines: vec![line[4..].to_string()] });
                 Ok(None)
             }
             Some(b' ') => Ok(Some(Reply::new(code, &line[4..]))),
@@ -207,27 +193,16 @@ mod tests {
 
     #[test]
     fn single_line() {
-        assert_eq!(
-            Reply::new(ReplyCode::OK, "Command okay.").to_wire(),
-            b"200 Command okay.\r\n"
-        );
+        assert_eq!(Reply::new(ReplyCode::OK, "Command okay.").to_wire(), b"200 Command okay.\r\n");
     }
 
     #[test]
     fn multi_line_per_rfc959_4_2() {
         let r = Reply::multi(
             ReplyCode::SYSTEM_STATUS,
-            vec![
-                "Extensions supported:".into(),
-                " UTF8".into(),
-                "123 looks like a code".into(),
-                "End".into(),
-            ],
+            vec!["Extensions supported:".into(), " UTF8".into(), "123 looks like a code".into(), "End".into()],
         );
-        assert_eq!(
-            r.to_wire(),
-            b"211-Extensions supported:\r\n UTF8\r\n 123 looks like a code\r\n211 End\r\n"
-        );
+        assert_eq!(r.to_wire(), b"211-Extensions supported:\r\n UTF8\r\n 123 looks like a code\r\n211 End\r\n");
     }
 
     #[test]
@@ -238,10 +213,7 @@ mod tests {
 
     fn parse_all(wire: &str) -> Vec<Reply> {
         let mut p = ReplyParser::new();
-        wire.split("\r\n")
-            .filter(|l| !l.is_empty())
-            .filter_map(|l| p.feed(l).unwrap())
-            .collect()
+        wire.split("\r\n").filter(|l| !l.is_empty()).filter_map(|l| p.feed(l).unwrap()).collect()
     }
 
     proptest! {

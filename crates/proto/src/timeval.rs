@@ -29,9 +29,7 @@ pub fn to_utc(t: SystemTime) -> OffsetDateTime {
 /// up to 60 (a leap second) are accepted and read as 59.
 pub fn parse(s: &str) -> Option<SystemTime> {
     let (main, frac) = match s.split_once('.') {
-        Some((m, f)) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
-            (m, Some(f))
-        }
+        Some((m, f)) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => (m, Some(f)),
         Some(_) => return None,
         None => (s, None),
     };
@@ -44,15 +42,8 @@ pub fn parse(s: &str) -> Option<SystemTime> {
     let day = u8::try_from(n(6..8)?).ok()?;
     let (h, m, sec) = (n(8..10)?, n(10..12)?, n(12..14)?.min(59));
     let date = Date::from_calendar_date(year, month, day).ok()?;
-    let time = Time::from_hms(
-        u8::try_from(h).ok()?,
-        u8::try_from(m).ok()?,
-        u8::try_from(sec).ok()?,
-    )
-    .ok()?;
-    let ts = PrimitiveDateTime::new(date, time)
-        .assume_utc()
-        .unix_timestamp();
+    let time = Time::from_hms(u8::try_from(h).ok()?, u8::try_from(m).ok()?, u8::try_from(sec).ok()?).ok()?;
+    let ts = PrimitiveDateTime::new(date, time).assume_utc().unix_timestamp();
     let secs = u64::try_from(ts).ok()?;
     let nanos = match frac {
         Some(f) => format!("{f:0<9}").parse::<u32>().ok()?,
@@ -69,18 +60,9 @@ mod tests {
     #[test]
     fn examples() {
         assert_eq!(format(UNIX_EPOCH), "19700101000000");
-        assert_eq!(
-            format(UNIX_EPOCH + Duration::from_secs(1_000_000_000)),
-            "20010909014640"
-        );
-        assert_eq!(
-            parse("20010909014640"),
-            Some(UNIX_EPOCH + Duration::from_secs(1_000_000_000))
-        );
-        assert_eq!(
-            parse("19700101000000.5"),
-            Some(UNIX_EPOCH + Duration::from_millis(500))
-        );
+        assert_eq!(format(UNIX_EPOCH + Duration::from_secs(1_000_000_000)), "20010909014640");
+        assert_eq!(parse("20010909014640"), Some(UNIX_EPOCH + Duration::from_secs(1_000_000_000)));
+        assert_eq!(parse("19700101000000.5"), Some(UNIX_EPOCH + Duration::from_millis(500)));
         for bad in [
             "",
             "2001090901464",

@@ -45,11 +45,7 @@ impl Rights {
         rmdir: true,
     };
     /// Anonymous "write" mode: add files and folders, never change or remove what exists.
-    pub const UPLOAD: Rights = Rights {
-        write: true,
-        mkdir: true,
-        ..Rights::READ_ONLY
-    };
+    pub const UPLOAD: Rights = Rights { write: true, mkdir: true, ..Rights::READ_ONLY };
 
     /// The RFC 3659 §7.5.5 `perm` fact for a file or directory.
     pub fn perm_fact(&self, is_dir: bool) -> String {
@@ -130,10 +126,7 @@ pub struct Account {
 
 impl std::fmt::Debug for Account {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account")
-            .field("name", &self.name)
-            .field("anonymous", &self.anonymous)
-            .finish()
+        f.debug_struct("Account").field("name", &self.name).field("anonymous", &self.anonymous).finish()
     }
 }
 
@@ -189,16 +182,8 @@ pub struct StaticAuthenticator {
 }
 
 impl StaticAuthenticator {
-    pub fn new(
-        storage: Arc<dyn Storage>,
-        anonymous: AnonymousAccess,
-        users: Vec<(String, String)>,
-    ) -> Self {
-        StaticAuthenticator {
-            storage,
-            anonymous,
-            users,
-        }
+    pub fn new(storage: Arc<dyn Storage>, anonymous: AnonymousAccess, users: Vec<(String, String)>) -> Self {
+        StaticAuthenticator { storage, anonymous, users }
     }
 }
 
@@ -210,10 +195,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[async_trait]
 impl Authenticator for StaticAuthenticator {
     async fn authenticate(&self, c: &Credentials) -> Result<Account, AuthError> {
-        if let Some((name, _)) = self
-            .users
-            .iter()
-            .find(|(n, p)| n == &c.user && constant_time_eq(p.as_bytes(), c.password.as_bytes()))
+        if let Some((name, _)) =
+            self.users.iter().find(|(n, p)| n == &c.user && constant_time_eq(p.as_bytes(), c.password.as_bytes()))
         {
             return Ok(Account {
                 name: name.clone(),

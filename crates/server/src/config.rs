@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use crate::tls::TlsSettings;
+
 /// Everything the engine needs to know that is not an account.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -25,21 +27,21 @@ pub struct ServerConfig {
     pub data_timeout: Duration,
     /// On shutdown, how long running transfers may go on before they are aborted.
     pub shutdown_grace: Duration,
+    /// FTPS; `None` serves plain FTP only.
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            listen: vec![
-                "127.0.0.1:2121".parse().expect("literal"),
-                "[::1]:2121".parse().expect("literal"),
-            ],
+            listen: vec!["127.0.0.1:2121".parse().expect("literal"), "[::1]:2121".parse().expect("literal")],
             passive_ports: None,
             public_address: None,
             banner: "ferroftp ready".to_string(),
             idle_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            tls: None,
         }
     }
 }

@@ -89,19 +89,11 @@ pub struct StorageError {
 
 impl StorageError {
     pub fn new(kind: StorageErrorKind, path: impl Into<String>) -> Self {
-        StorageError {
-            kind,
-            path: path.into(),
-            source: None,
-        }
+        StorageError { kind, path: path.into(), source: None }
     }
 
     pub fn io(e: io::Error, path: impl Into<String>) -> Self {
-        StorageError {
-            kind: StorageErrorKind::from_io(&e),
-            path: path.into(),
-            source: Some(e),
-        }
+        StorageError { kind: StorageErrorKind::from_io(&e), path: path.into(), source: Some(e) }
     }
 
     /// The reply for this error, naming the path.
@@ -114,17 +106,13 @@ impl StorageError {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: std::net::SocketAddr,
-        source: io::Error,
-    },
+    Bind { addr: std::net::SocketAddr, source: io::Error },
     #[error("no listen address could be bound")]
     NoListener,
     #[error("cannot open the served directory {path}: {source}")]
-    Root {
-        path: std::path::PathBuf,
-        source: io::Error,
-    },
+    Root { path: std::path::PathBuf, source: io::Error },
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// How a command handler failed. Every variant but `Control` becomes one reply.

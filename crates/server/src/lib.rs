@@ -10,6 +10,7 @@
 //! - [`storage`]: the [`Storage`] trait and the local filesystem backend, which opens
 //!   every path beneath the user's root directory handle.
 //! - [`auth`]: the [`Authenticator`] trait and the built-in accounts.
+//! - [`tls`]: FTPS (RFC 4217): certificates, policy, TLS session reuse on data connections.
 
 pub mod auth;
 mod commands;
@@ -19,9 +20,11 @@ pub mod error;
 mod listener;
 mod session;
 pub mod storage;
+pub mod tls;
 
 pub use auth::{Account, AnonymousAccess, Authenticator, Rights, StaticAuthenticator};
 pub use config::ServerConfig;
 pub use error::{ServerError, StorageError, StorageErrorKind};
 pub use listener::{Server, ServerHandle};
 pub use storage::{LocalFs, Storage, VirtualPath};
+pub use tls::{CertificateSource, TlsError, TlsPolicy, TlsSettings};

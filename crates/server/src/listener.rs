@@ -4,6 +4,7 @@ use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
 use crate::session::{self, ServerContext};
+use crate::tls::{TlsContext, TlsError};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
@@ -17,20 +18,36 @@ use tracing::{info, warn};
 /// A bound FTP server, ready to [`run`](Server::run).
 pub struct Server {
     ctx: Arc<ServerContext>,
-    listeners: Vec<TcpListener>,
+    /// Control listeners; `true` marks implicit-FTPS ones.
+    listeners: Vec<(TcpListener, bool)>,
+    tls_fingerprint: Option<String>,
 }
 
-/// Stops a running server from another task.
-#[derive(Clone, Debug)]
+/// Controls a running server from another task.
+#[derive(Clone)]
 pub struct ServerHandle {
-    shutdown: CancellationToken,
+    ctx: Arc<ServerContext>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").finish_non_exhaustive()
+    }
 }
 
 impl ServerHandle {
+    /// Re-reads the TLS certificate and key (after a renewal). New handshakes
+    /// use them; running sessions are not touched. On error the old certificate
+    /// stays in use. Returns the new certificate's SHA-256 fingerprint, or
+    /// `None` when TLS is not configured.
+    pub fn reload_tls(&self) -> Result<Option<String>, TlsError> {
+        self.ctx.tls.as_ref().map(TlsContext::reload).transpose()
+    }
+
     /// Stops accepting, tells idle sessions `421`, lets running transfers finish
     /// within the grace period, then closes.
     pub fn shutdown(&self) {
-        self.shutdown.cancel();
+        self.ctx.shutdown.cancel();
     }
 }
 
@@ -55,21 +72,25 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
 impl Server {
     /// Binds every listen address. An IPv6 address the machine cannot bind (no
     /// IPv6 configured) is skipped with one warning; any other failure is an error.
-    pub async fn bind(
-        config: ServerConfig,
-        auth: Arc<dyn Authenticator>,
-    ) -> Result<Server, ServerError> {
+    pub async fn bind(config: ServerConfig, auth: Arc<dyn Authenticator>) -> Result<Server, ServerError> {
+        let (tls, tls_fingerprint) = match config.tls.clone() {
+            Some(settings) => {
+                let (ctx, fingerprint) = TlsContext::new(settings)?;
+                (Some(ctx), Some(fingerprint))
+            }
+            None => (None, None),
+        };
+        let implicit = tls.as_ref().map(|t| t.settings.implicit_listen.clone()).unwrap_or_default();
         let mut listeners = Vec::new();
         let mut warned_v6 = false;
-        for &addr in &config.listen {
+        let all = config.listen.iter().map(|a| (*a, false)).chain(implicit.into_iter().map(|a| (a, true)));
+        for (addr, is_implicit) in all {
             match bind_one(addr) {
-                Ok(l) => listeners.push(l),
+                Ok(l) => listeners.push((l, is_implicit)),
                 Err(e)
                     if addr.is_ipv6()
-                        && (matches!(
-                            e.kind(),
-                            io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported
-                        ) || e.raw_os_error() == Some(libc_eafnosupport())) =>
+                        && (matches!(e.kind(), io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported)
+                            || e.raw_os_error() == Some(libc_eafnosupport())) =>
                 {
                     if !warned_v6 {
                         warn!(%addr, error = %e, "IPv6 is not available on this machine; serving IPv4 only");
@@ -82,27 +103,33 @@ impl Server {
         if listeners.is_empty() {
             return Err(ServerError::NoListener);
         }
-        let ctx = Arc::new(ServerContext {
-            config,
-            auth,
-            shutdown: CancellationToken::new(),
-        });
-        Ok(Server { ctx, listeners })
+        let ctx = Arc::new(ServerContext { config, auth, shutdown: CancellationToken::new(), tls });
+        Ok(Server { ctx, listeners, tls_fingerprint })
     }
 
     /// The addresses actually bound (with the real port when 0 was asked for).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .collect()
+        self.listeners.iter().filter(|(_, i)| !i).filter_map(|(l, _)| l.local_addr().ok()).collect()
+    }
+
+    /// The addresses of the implicit-FTPS listeners.
+    pub fn implicit_tls_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().filter(|(_, i)| *i).filter_map(|(l, _)| l.local_addr().ok()).collect()
+    }
+
+    /// True when TLS is required on the control connection.
+    pub fn tls_required(&self) -> bool {
+        self.ctx.tls.as_ref().is_some_and(|t| t.settings.control == crate::tls::TlsPolicy::Required)
+    }
+
+    /// SHA-256 fingerprint of the TLS certificate, when TLS is configured.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls_fingerprint.as_deref()
     }
 
     /// A handle that can stop the server.
     pub fn handle(&self) -> ServerHandle {
-        ServerHandle {
-            shutdown: self.ctx.shutdown.clone(),
-        }
+        ServerHandle { ctx: Arc::clone(&self.ctx) }
     }
 
     /// Accepts sessions until shutdown, then waits for them to close.
@@ -110,7 +137,7 @@ impl Server {
         let tracker = TaskTracker::new();
         let mut next_id = 0u64;
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-        for listener in self.listeners {
+        for (listener, implicit) in self.listeners {
             let tx = tx.clone();
             let shutdown = self.ctx.shutdown.clone();
             tracker.spawn(async move {
@@ -121,7 +148,7 @@ impl Server {
                     };
                     match accepted {
                         Ok((stream, _)) => {
-                            if tx.send(stream).await.is_err() {
+                            if tx.send((stream, implicit)).await.is_err() {
                                 return;
                             }
                         }
@@ -136,12 +163,12 @@ impl Server {
         }
         drop(tx);
         loop {
-            let stream = tokio::select! {
+            let (stream, implicit) = tokio::select! {
                 _ = self.ctx.shutdown.cancelled() => break,
                 s = rx.recv() => match s { Some(s) => s, None => break },
             };
             next_id += 1;
-            tracker.spawn(session::run(Arc::clone(&self.ctx), stream, next_id));
+            tracker.spawn(session::run(Arc::clone(&self.ctx), stream, next_id, implicit));
         }
         info!("shutting down: no new sessions; waiting for open sessions to close");
         tracker.close();

@@ -22,10 +22,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     };
     let upload = storage.write(&path, mode).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
-    let opened = format!(
-        "Opening {} mode data connection to append to {path}.",
-        mode_label(s)
-    );
+    let opened = format!("Opening {} mode data connection to append to {path}.", mode_label(s));
     s.start_transfer(
         Job::Receive { upload, ascii },
         "APPE",

@@ -8,9 +8,5 @@ pub(crate) async fn run(s: &mut Session, _arg: Option<String>) -> HandlerResult 
     s.cwd = s.cwd.parent();
     // RFC 959 §5.4 lists 200 for CDUP; 250 is what vsftpd and ProFTPD send and
     // every client accepts, and it matches CWD.
-    Ok(Reply::new(
-        ReplyCode::FILE_ACTION_OK,
-        format!("Directory changed to {}.", s.cwd),
-    )
-    .into())
+    Ok(Reply::new(ReplyCode::FILE_ACTION_OK, format!("Directory changed to {}.", s.cwd)).into())
 }

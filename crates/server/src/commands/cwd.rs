@@ -10,10 +10,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve(arg.as_deref().unwrap_or("/"));
     let meta = s.storage()?.metadata(&path).await?;
     if meta.kind != FileKind::Dir {
-        return Err(CommandError::Storage(StorageError::new(
-            StorageErrorKind::NotADirectory,
-            path.to_string(),
-        )));
+        return Err(CommandError::Storage(StorageError::new(StorageErrorKind::NotADirectory, path.to_string())));
     }
     let text = format!("Directory changed to {path}.");
     s.cwd = path;

@@ -10,11 +10,7 @@ use ferroftp_proto::{Reply, ReplyCode};
 
 /// The RFC 2428 §2 reply naming the families this connection can use.
 pub(super) fn unsupported_family(s: &Session) -> CommandError {
-    let af = if s.local.ip().to_canonical().is_ipv4() {
-        1
-    } else {
-        2
-    };
+    let af = if s.local.ip().to_canonical().is_ipv4() { 1 } else { 2 };
     CommandError::reply(
         ReplyCode::NETWORK_PROTOCOL_NOT_SUPPORTED,
         format!("Network protocol not supported, use ({af})"),
@@ -26,10 +22,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         Ok(a) => a,
         Err(HostPortError::UnsupportedFamily) => return Err(unsupported_family(s)),
         Err(e) => {
-            return Err(CommandError::reply(
-                ReplyCode::PARAMETER_SYNTAX_ERROR,
-                format!("Syntax error in EPRT: {e}."),
-            ));
+            return Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, format!("Syntax error in EPRT: {e}.")));
         }
     };
     if addr.ip().to_canonical().is_ipv4() != s.peer.ip().to_canonical().is_ipv4() {

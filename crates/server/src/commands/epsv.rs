@@ -13,11 +13,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     match hostport::parse_epsv(arg.as_deref()) {
         Ok(EpsvArg::All) => {
             s.epsv_all = true;
-            return Ok(Reply::new(
-                ReplyCode::OK,
-                "EPSV ALL ok; PORT, EPRT and PASV are now refused.",
-            )
-            .into());
+            return Ok(Reply::new(ReplyCode::OK, "EPSV ALL ok; PORT, EPRT and PASV are now refused.").into());
         }
         Ok(EpsvArg::Family(af)) if (af == 1) != local.is_ipv4() => {
             return Err(unsupported_family(s));
@@ -25,16 +21,9 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         Ok(_) => {}
         Err(HostPortError::UnsupportedFamily) => return Err(unsupported_family(s)),
         Err(e) => {
-            return Err(CommandError::reply(
-                ReplyCode::PARAMETER_SYNTAX_ERROR,
-                format!("Syntax error in EPSV: {e}."),
-            ));
+            return Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, format!("Syntax error in EPSV: {e}.")));
         }
     }
     let port = s.open_passive(local).await?;
-    Ok(Reply::new(
-        ReplyCode::EXTENDED_PASSIVE,
-        hostport::format_epsv_reply(port),
-    )
-    .into())
+    Ok(Reply::new(ReplyCode::EXTENDED_PASSIVE, hostport::format_epsv_reply(port)).into())
 }

@@ -15,9 +15,7 @@ fn valid_host(h: &str) -> bool {
         && h.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -27,10 +25,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let host = arg.unwrap_or_default();
     // RFC 7151 §3.1: HOST after USER or after login is a sequence error.
     if !matches!(s.login, Login::None) {
-        return Err(CommandError::reply(
-            ReplyCode::BAD_SEQUENCE,
-            "HOST must be sent before USER.",
-        ));
+        return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "HOST must be sent before USER."));
     }
     if !valid_host(host.trim()) {
         return Err(CommandError::reply(

@@ -22,9 +22,7 @@ pub(super) fn split_ls_options(arg: Option<&str>) -> (bool, Option<&str>) {
     loop {
         let word_end = rest.find(' ').unwrap_or(rest.len());
         let word = &rest[..word_end];
-        let is_option = word.len() > 1
-            && word.starts_with('-')
-            && word[1..].bytes().all(|b| b.is_ascii_alphabetic());
+        let is_option = word.len() > 1 && word.starts_with('-') && word[1..].bytes().all(|b| b.is_ascii_alphabetic());
         if !is_option {
             break;
         }
@@ -43,21 +41,14 @@ pub(super) enum ListKind {
 }
 
 /// Prepares and starts a listing transfer.
-pub(super) async fn start_listing(
-    s: &mut Session,
-    arg: Option<String>,
-    kind: ListKind,
-) -> HandlerResult {
+pub(super) async fn start_listing(s: &mut Session, arg: Option<String>, kind: ListKind) -> HandlerResult {
     s.require(Right::List)?;
     let (show_all, path_arg) = match kind {
         ListKind::Facts => (true, arg.as_deref()),
         _ => split_ls_options(arg.as_deref()),
     };
     let storage = s.storage()?;
-    let mut filter = EntryFilter {
-        show_hidden: show_all,
-        pattern: None,
-    };
+    let mut filter = EntryFilter { show_hidden: show_all, pattern: None };
     let mut prefix = String::new();
     let mut target = match path_arg {
         Some(a) => s.resolve(a),
@@ -68,10 +59,7 @@ pub(super) async fn start_listing(
         && let Some(last) = target.file_name().filter(|n| is_glob(n))
     {
         filter.pattern = Some(last.to_string());
-        prefix = a
-            .rfind('/')
-            .map(|i| a[..=i].to_string())
-            .unwrap_or_default();
+        prefix = a.rfind('/').map(|i| a[..=i].to_string()).unwrap_or_default();
         target = target.parent();
     }
     let meta = storage.metadata(&target).await?;
@@ -89,10 +77,7 @@ pub(super) async fn start_listing(
     let format = match kind {
         ListKind::Long => ListFormat::Long,
         ListKind::Names => ListFormat::Names { prefix },
-        ListKind::Facts => ListFormat::Facts {
-            facts: s.facts,
-            rights: s.account()?.rights,
-        },
+        ListKind::Facts => ListFormat::Facts { facts: s.facts, rights: s.account()?.rights },
     };
     let verb = match kind {
         ListKind::Long => "LIST",
@@ -100,11 +85,7 @@ pub(super) async fn start_listing(
         ListKind::Facts => "MLSD",
     };
     s.start_transfer(
-        Job::List {
-            entries,
-            format,
-            filter,
-        },
+        Job::List { entries, format, filter },
         verb,
         &target,
         "Here comes the directory listing.".into(),

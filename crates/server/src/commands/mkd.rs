@@ -9,9 +9,5 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     s.require(Right::Mkdir)?;
     let path = s.resolve(arg.as_deref().unwrap_or_default());
     s.storage()?.make_dir(&path).await?;
-    Ok(Reply::new(
-        ReplyCode::PATH_CREATED,
-        format!("{} created.", quote_path(path.as_str())),
-    )
-    .into())
+    Ok(Reply::new(ReplyCode::PATH_CREATED, format!("{} created.", quote_path(path.as_str()))).into())
 }

@@ -16,16 +16,8 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let meta = s.storage()?.symlink_metadata(&path).await?;
     let rights = s.account()?.rights;
     let entry = to_entry(path.as_str(), &meta, &rights);
-    let ctx = if meta.kind == FileKind::Dir && path == s.cwd {
-        TypeContext::CurrentDir
-    } else {
-        TypeContext::Entry
-    };
+    let ctx = if meta.kind == FileKind::Dir && path == s.cwd { TypeContext::CurrentDir } else { TypeContext::Entry };
     // RFC 3659 §7.2: the fact line starts with exactly one space.
     let line = format!(" {}", listing::mlsx_line(&entry, &s.facts, ctx));
-    Ok(Reply::multi(
-        ReplyCode::FILE_ACTION_OK,
-        vec![format!("Listing {path}"), line, "End".into()],
-    )
-    .into())
+    Ok(Reply::multi(ReplyCode::FILE_ACTION_OK, vec![format!("Listing {path}"), line, "End".into()]).into())
 }

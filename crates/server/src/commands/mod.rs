@@ -14,6 +14,8 @@ mod abor;
 mod acct;
 mod allo;
 mod appe;
+mod auth;
+mod ccc;
 mod cdup;
 mod clnt;
 mod cwd;
@@ -34,7 +36,9 @@ mod noop;
 mod opts;
 mod pass;
 mod pasv;
+mod pbsz;
 mod port;
+mod prot;
 mod pwd;
 mod quit;
 mod rein;
@@ -64,6 +68,10 @@ pub(crate) enum Outcome {
     Done,
     /// Send this reply and close the session (QUIT).
     Close(Reply),
+    /// Send this reply, then start TLS on the control connection (AUTH TLS).
+    StartTls(Reply),
+    /// Send this reply, then end TLS on the control connection (CCC).
+    StopTls(Reply),
 }
 
 impl From<Reply> for Outcome {
@@ -133,284 +141,61 @@ macro_rules! command {
 /// Every command the server understands.
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     // Access control (RFC 959 §4.1.1)
-    command!(
-        ["USER"],
-        "USER <sp> username",
-        Any,
-        Required,
-        None,
-        user::run
-    ),
-    command!(
-        ["PASS"],
-        "PASS <sp> password",
-        Any,
-        Optional,
-        None,
-        pass::run
-    ),
-    command!(
-        ["ACCT"],
-        "ACCT <sp> account",
-        Any,
-        Required,
-        None,
-        acct::run
-    ),
-    command!(
-        ["CWD", "XCWD"],
-        "CWD <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        cwd::run
-    ),
-    command!(
-        ["CDUP", "XCUP"],
-        "CDUP",
-        LoggedIn,
-        Optional,
-        None,
-        cdup::run
-    ),
-    command!(
-        ["SMNT"],
-        "SMNT <sp> pathname",
-        LoggedIn,
-        Optional,
-        None,
-        smnt::run
-    ),
+    command!(["USER"], "USER <sp> username", Any, Required, None, user::run),
+    command!(["PASS"], "PASS <sp> password", Any, Optional, None, pass::run),
+    command!(["ACCT"], "ACCT <sp> account", Any, Required, None, acct::run),
+    command!(["CWD", "XCWD"], "CWD <sp> pathname", LoggedIn, Required, None, cwd::run),
+    command!(["CDUP", "XCUP"], "CDUP", LoggedIn, Optional, None, cdup::run),
+    command!(["SMNT"], "SMNT <sp> pathname", LoggedIn, Optional, None, smnt::run),
     command!(["REIN"], "REIN", Any, Optional, None, rein::run),
     command!(["QUIT"], "QUIT", Any, Optional, None, quit::run),
-    command!(
-        ["HOST"],
-        "HOST <sp> hostname",
-        Any,
-        Required,
-        Some("HOST"),
-        host::run
-    ),
+    command!(["HOST"], "HOST <sp> hostname", Any, Required, Some("HOST"), host::run),
+    // Security (RFC 2228, RFC 4217)
+    command!(["AUTH"], "AUTH <sp> TLS", Any, Required, Some("AUTH TLS"), auth::run),
+    command!(["PBSZ"], "PBSZ <sp> 0", Any, Required, Some("PBSZ"), pbsz::run),
+    command!(["PROT"], "PROT <sp> C | P", Any, Required, Some("PROT"), prot::run),
+    command!(["CCC"], "CCC", Any, Optional, None, ccc::run),
     // Transfer parameters (RFC 959 §4.1.2, RFC 2428)
-    command!(
-        ["PORT"],
-        "PORT <sp> h1,h2,h3,h4,p1,p2",
-        LoggedIn,
-        Required,
-        None,
-        port::run
-    ),
+    command!(["PORT"], "PORT <sp> h1,h2,h3,h4,p1,p2", LoggedIn, Required, None, port::run),
     command!(["PASV"], "PASV", LoggedIn, Optional, None, pasv::run),
-    command!(
-        ["EPRT"],
-        "EPRT <sp> |af|address|port|",
-        LoggedIn,
-        Required,
-        Some("EPRT"),
-        eprt::run
-    ),
-    command!(
-        ["EPSV"],
-        "EPSV [<sp> 1 | 2 | ALL]",
-        LoggedIn,
-        Optional,
-        Some("EPSV"),
-        epsv::run
-    ),
-    command!(
-        ["TYPE"],
-        "TYPE <sp> A [N] | I | L 8",
-        Any,
-        Required,
-        None,
-        r#type::run
-    ),
+    command!(["EPRT"], "EPRT <sp> |af|address|port|", LoggedIn, Required, Some("EPRT"), eprt::run),
+    command!(["EPSV"], "EPSV [<sp> 1 | 2 | ALL]", LoggedIn, Optional, Some("EPSV"), epsv::run),
+    command!(["TYPE"], "TYPE <sp> A [N] | I | L 8", Any, Required, None, r#type::run),
     command!(["STRU"], "STRU <sp> F", Any, Required, None, stru::run),
     command!(["MODE"], "MODE <sp> S", Any, Required, None, mode::run),
     // Service commands (RFC 959 §4.1.3, RFC 3659)
-    command!(
-        ["RETR"],
-        "RETR <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        retr::run
-    ),
-    command!(
-        ["STOR"],
-        "STOR <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        stor::run
-    ),
-    command!(
-        ["STOU"],
-        "STOU [<sp> pathname]",
-        LoggedIn,
-        Optional,
-        None,
-        stou::run
-    ),
-    command!(
-        ["APPE"],
-        "APPE <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        appe::run
-    ),
-    command!(
-        ["ALLO"],
-        "ALLO <sp> size [<sp> R <sp> size]",
-        LoggedIn,
-        Optional,
-        None,
-        allo::run
-    ),
-    command!(
-        ["REST"],
-        "REST <sp> offset",
-        LoggedIn,
-        Required,
-        Some("REST STREAM"),
-        rest::run
-    ),
-    command!(
-        ["RNFR"],
-        "RNFR <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        rnfr::run
-    ),
-    command!(
-        ["RNTO"],
-        "RNTO <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        rnto::run
-    ),
+    command!(["RETR"], "RETR <sp> pathname", LoggedIn, Required, None, retr::run),
+    command!(["STOR"], "STOR <sp> pathname", LoggedIn, Required, None, stor::run),
+    command!(["STOU"], "STOU [<sp> pathname]", LoggedIn, Optional, None, stou::run),
+    command!(["APPE"], "APPE <sp> pathname", LoggedIn, Required, None, appe::run),
+    command!(["ALLO"], "ALLO <sp> size [<sp> R <sp> size]", LoggedIn, Optional, None, allo::run),
+    command!(["REST"], "REST <sp> offset", LoggedIn, Required, Some("REST STREAM"), rest::run),
+    command!(["RNFR"], "RNFR <sp> pathname", LoggedIn, Required, None, rnfr::run),
+    command!(["RNTO"], "RNTO <sp> pathname", LoggedIn, Required, None, rnto::run),
     command!(["ABOR"], "ABOR", Any, Optional, None, abor::run),
-    command!(
-        ["DELE"],
-        "DELE <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        dele::run
-    ),
-    command!(
-        ["RMD", "XRMD"],
-        "RMD <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        rmd::run
-    ),
-    command!(
-        ["MKD", "XMKD"],
-        "MKD <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        mkd::run
-    ),
+    command!(["DELE"], "DELE <sp> pathname", LoggedIn, Required, None, dele::run),
+    command!(["RMD", "XRMD"], "RMD <sp> pathname", LoggedIn, Required, None, rmd::run),
+    command!(["MKD", "XMKD"], "MKD <sp> pathname", LoggedIn, Required, None, mkd::run),
     command!(["PWD", "XPWD"], "PWD", LoggedIn, Optional, None, pwd::run),
-    command!(
-        ["LIST"],
-        "LIST [<sp> -options] [<sp> pathname]",
-        LoggedIn,
-        Optional,
-        None,
-        list::run
-    ),
-    command!(
-        ["NLST"],
-        "NLST [<sp> -options] [<sp> pathname]",
-        LoggedIn,
-        Optional,
-        None,
-        nlst::run
-    ),
-    command!(
-        ["MLSD"],
-        "MLSD [<sp> pathname]",
-        LoggedIn,
-        Optional,
-        None,
-        mlsd::run
-    ),
-    command!(
-        ["MLST"],
-        "MLST [<sp> pathname]",
-        LoggedIn,
-        Optional,
-        Some("MLST"),
-        mlst::run
-    ),
-    command!(
-        ["SIZE"],
-        "SIZE <sp> pathname",
-        LoggedIn,
-        Required,
-        Some("SIZE"),
-        size::run
-    ),
-    command!(
-        ["MDTM"],
-        "MDTM <sp> pathname",
-        LoggedIn,
-        Required,
-        Some("MDTM"),
-        mdtm::run
-    ),
-    command!(
-        ["SITE"],
-        "SITE <sp> HELP | CHMOD <sp> mode <sp> pathname",
-        LoggedIn,
-        Required,
-        None,
-        site::run
-    ),
+    command!(["LIST"], "LIST [<sp> -options] [<sp> pathname]", LoggedIn, Optional, None, list::run),
+    command!(["NLST"], "NLST [<sp> -options] [<sp> pathname]", LoggedIn, Optional, None, nlst::run),
+    command!(["MLSD"], "MLSD [<sp> pathname]", LoggedIn, Optional, None, mlsd::run),
+    command!(["MLST"], "MLST [<sp> pathname]", LoggedIn, Optional, Some("MLST"), mlst::run),
+    command!(["SIZE"], "SIZE <sp> pathname", LoggedIn, Required, Some("SIZE"), size::run),
+    command!(["MDTM"], "MDTM <sp> pathname", LoggedIn, Required, Some("MDTM"), mdtm::run),
+    command!(["SITE"], "SITE <sp> HELP | CHMOD <sp> mode <sp> pathname", LoggedIn, Required, None, site::run),
     command!(["SYST"], "SYST", Any, Optional, None, syst::run),
-    command!(
-        ["STAT"],
-        "STAT [<sp> pathname]",
-        Any,
-        Optional,
-        None,
-        stat::run
-    ),
-    command!(
-        ["HELP"],
-        "HELP [<sp> command]",
-        Any,
-        Optional,
-        None,
-        help::run
-    ),
+    command!(["STAT"], "STAT [<sp> pathname]", Any, Optional, None, stat::run),
+    command!(["HELP"], "HELP [<sp> command]", Any, Optional, None, help::run),
     command!(["NOOP"], "NOOP", Any, Optional, None, noop::run),
     // Extensions (RFC 2389, RFC 2640, and the CLNT convention)
     command!(["FEAT"], "FEAT", Any, Optional, None, feat::run),
-    command!(
-        ["OPTS"],
-        "OPTS <sp> UTF8 ON | MLST facts",
-        Any,
-        Required,
-        Some("UTF8"),
-        opts::run
-    ),
-    command!(
-        ["CLNT"],
-        "CLNT <sp> client name",
-        Any,
-        Optional,
-        Some("CLNT"),
-        clnt::run
-    ),
+    command!(["OPTS"], "OPTS <sp> UTF8 ON | MLST facts", Any, Required, Some("UTF8"), opts::run),
+    command!(["CLNT"], "CLNT <sp> client name", Any, Optional, Some("CLNT"), clnt::run),
 ];
+
+/// FEAT lines offered only when TLS is configured (RFC 4217 §6).
+pub(crate) const TLS_FEATURES: [&str; 3] = ["AUTH TLS", "PBSZ", "PROT"];
 
 /// Finds a command by verb or alias (already upper-cased).
 pub(crate) fn lookup(verb: &str) -> Option<&'static CommandSpec> {
@@ -436,14 +221,8 @@ mod tests {
 
     #[test]
     fn verbs_are_unique_and_upper_case() {
-        let mut all: Vec<&str> = COMMANDS
-            .iter()
-            .flat_map(|c| c.verbs.iter().copied())
-            .collect();
-        assert!(
-            all.iter()
-                .all(|v| v.chars().all(|c| c.is_ascii_uppercase()))
-        );
+        let mut all: Vec<&str> = COMMANDS.iter().flat_map(|c| c.verbs.iter().copied()).collect();
+        assert!(all.iter().all(|v| v.chars().all(|c| c.is_ascii_uppercase())));
         let n = all.len();
         all.sort_unstable();
         all.dedup();

@@ -8,13 +8,9 @@ use ferroftp_proto::{Reply, ReplyCode};
 pub(crate) async fn run(_s: &mut Session, arg: Option<String>) -> HandlerResult {
     match arg.unwrap_or_default().trim().to_ascii_uppercase().as_str() {
         "S" => Ok(Reply::new(ReplyCode::OK, "Mode set to S.").into()),
-        "B" | "C" => Err(CommandError::reply(
-            ReplyCode::PARAMETER_NOT_IMPLEMENTED,
-            "Only stream mode (S) is supported.",
-        )),
-        _ => Err(CommandError::reply(
-            ReplyCode::PARAMETER_SYNTAX_ERROR,
-            "MODE needs S, B or C.",
-        )),
+        "B" | "C" => {
+            Err(CommandError::reply(ReplyCode::PARAMETER_NOT_IMPLEMENTED, "Only stream mode (S) is supported."))
+        }
+        _ => Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, "MODE needs S, B or C.")),
     }
 }

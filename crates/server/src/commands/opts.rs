@@ -17,10 +17,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
                 ReplyCode::PARAMETER_NOT_IMPLEMENTED,
                 "UTF8 cannot be turned off; names are always UTF-8.",
             )),
-            _ => Err(CommandError::reply(
-                ReplyCode::PARAMETER_SYNTAX_ERROR,
-                "OPTS UTF8 takes ON.",
-            )),
+            _ => Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, "OPTS UTF8 takes ON.")),
         },
         "MLST" => {
             let (facts, enabled) = Facts::select(value);

@@ -15,26 +15,15 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             return Ok(Reply::new(ReplyCode::LOGGED_IN, "Already logged in.").into());
         }
         Login::None => {
-            return Err(CommandError::reply(
-                ReplyCode::BAD_SEQUENCE,
-                "Login with USER first.",
-            ));
+            return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "Login with USER first."));
         }
     };
-    let credentials = Credentials {
-        user: user.clone(),
-        password: arg.unwrap_or_default(),
-        peer: s.peer.ip(),
-        host: s.host.clone(),
-    };
+    let credentials =
+        Credentials { user: user.clone(), password: arg.unwrap_or_default(), peer: s.peer.ip(), host: s.host.clone() };
     match s.ctx.auth.authenticate(&credentials).await {
         Ok(account) => {
             tracing::info!(user = %account.name, anonymous = account.anonymous, "login");
-            let text = if account.anonymous {
-                "Anonymous access granted."
-            } else {
-                "Login successful."
-            };
+            let text = if account.anonymous { "Anonymous access granted." } else { "Login successful." };
             s.login = Login::LoggedIn(account);
             s.cwd = VirtualPath::root();
             Ok(Reply::new(ReplyCode::LOGGED_IN, text).into())
@@ -42,10 +31,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         Err(e) => {
             tracing::info!(user = %user, reason = %e, "login failed");
             s.login = Login::None;
-            Err(CommandError::reply(
-                ReplyCode::NOT_LOGGED_IN,
-                "Login incorrect.",
-            ))
+            Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect."))
         }
     }
 }

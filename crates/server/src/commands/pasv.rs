@@ -16,30 +16,21 @@ async fn advertised_ip(s: &Session, local: Ipv4Addr) -> Result<Ipv4Addr, Command
     if let Ok(ip) = public.parse::<Ipv4Addr>() {
         return Ok(ip);
     }
-    let resolved = tokio::net::lookup_host((public.as_str(), 0))
-        .await
-        .ok()
-        .and_then(|mut addrs| {
-            addrs.find_map(|a| match a.ip() {
-                IpAddr::V4(v4) => Some(v4),
-                IpAddr::V6(_) => None,
-            })
-        });
+    let resolved = tokio::net::lookup_host((public.as_str(), 0)).await.ok().and_then(|mut addrs| {
+        addrs.find_map(|a| match a.ip() {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
+    });
     resolved.ok_or_else(|| {
         tracing::warn!(public = %public, "public address does not resolve to an IPv4 address");
-        CommandError::reply(
-            ReplyCode::CANT_OPEN_DATA,
-            "Cannot resolve the server's public address; try EPSV.",
-        )
+        CommandError::reply(ReplyCode::CANT_OPEN_DATA, "Cannot resolve the server's public address; try EPSV.")
     })
 }
 
 pub(crate) async fn run(s: &mut Session, _arg: Option<String>) -> HandlerResult {
     if s.epsv_all {
-        return Err(CommandError::reply(
-            ReplyCode::BAD_SEQUENCE,
-            "EPSV ALL is in effect; only EPSV may be used.",
-        ));
+        return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "EPSV ALL is in effect; only EPSV may be used."));
     }
     let IpAddr::V4(local) = s.local.ip().to_canonical() else {
         return Err(CommandError::reply(
@@ -49,9 +40,5 @@ pub(crate) async fn run(s: &mut Session, _arg: Option<String>) -> HandlerResult 
     };
     let ip = advertised_ip(s, local).await?;
     let port = s.open_passive(IpAddr::V4(local)).await?;
-    Ok(Reply::new(
-        ReplyCode::PASSIVE,
-        hostport::format_pasv_reply(SocketAddrV4::new(ip, port)),
-    )
-    .into())
+    Ok(Reply::new(ReplyCode::PASSIVE, hostport::format_pasv_reply(SocketAddrV4::new(ip, port))).into())
 }

@@ -12,10 +12,7 @@ use std::net::{SocketAddr, SocketAddrV4};
 /// only go to the client's own address, and never to a privileged port.
 pub(super) fn check_active_target(s: &Session, addr: SocketAddr) -> Result<(), CommandError> {
     if s.epsv_all {
-        return Err(CommandError::reply(
-            ReplyCode::BAD_SEQUENCE,
-            "EPSV ALL is in effect; only EPSV may be used.",
-        ));
+        return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "EPSV ALL is in effect; only EPSV may be used."));
     }
     if !same_host(addr.ip(), s.peer.ip()) {
         return Err(CommandError::reply(
@@ -33,13 +30,8 @@ pub(super) fn check_active_target(s: &Session, addr: SocketAddr) -> Result<(), C
 }
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let addr: SocketAddrV4 =
-        hostport::parse_port(arg.as_deref().unwrap_or_default()).map_err(|e| {
-            CommandError::reply(
-                ReplyCode::PARAMETER_SYNTAX_ERROR,
-                format!("Syntax error in PORT: {e}."),
-            )
-        })?;
+    let addr: SocketAddrV4 = hostport::parse_port(arg.as_deref().unwrap_or_default())
+        .map_err(|e| CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, format!("Syntax error in PORT: {e}.")))?;
     if s.peer.ip().to_canonical().is_ipv6() {
         return Err(CommandError::reply(
             ReplyCode::PARAMETER_SYNTAX_ERROR,

@@ -5,9 +5,5 @@ use crate::session::Session;
 use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, _arg: Option<String>) -> HandlerResult {
-    Ok(Reply::new(
-        ReplyCode::PATH_CREATED,
-        format!("{} is the current directory.", quote_path(s.cwd.as_str())),
-    )
-    .into())
+    Ok(Reply::new(ReplyCode::PATH_CREATED, format!("{} is the current directory.", quote_path(s.cwd.as_str()))).into())
 }

@@ -7,9 +7,5 @@ use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, _arg: Option<String>) -> HandlerResult {
     s.reinitialize();
-    Ok(Reply::new(
-        ReplyCode::READY,
-        "Session reinitialized; ready for a new user.",
-    )
-    .into())
+    Ok(Reply::new(ReplyCode::READY, "Session reinitialized; ready for a new user.").into())
 }

@@ -12,10 +12,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let offset: u64 = match text.parse() {
         Ok(n) if text.bytes().all(|b| b.is_ascii_digit()) => n,
         _ => {
-            return Err(CommandError::reply(
-                ReplyCode::PARAMETER_SYNTAX_ERROR,
-                "REST needs a decimal byte offset.",
-            ));
+            return Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, "REST needs a decimal byte offset."));
         }
     };
     s.rest = Some(offset);

@@ -13,18 +13,11 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let meta = s.file_metadata(&path).await?;
     let offset = s.rest.take().unwrap_or(0);
     if offset > meta.size {
-        return Err(CommandError::Storage(StorageError::new(
-            StorageErrorKind::InvalidOffset,
-            path.to_string(),
-        )));
+        return Err(CommandError::Storage(StorageError::new(StorageErrorKind::InvalidOffset, path.to_string())));
     }
     let reader = storage.read(&path, offset).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
-    let opened = format!(
-        "Opening {} mode data connection for {path} ({} bytes).",
-        mode_label(s),
-        meta.size - offset
-    );
+    let opened = format!("Opening {} mode data connection for {path} ({} bytes).", mode_label(s), meta.size - offset);
     s.start_transfer(
         Job::Send { reader, ascii },
         "RETR",

@@ -9,9 +9,5 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     s.require(Right::Rmdir)?;
     let path = s.resolve(arg.as_deref().unwrap_or_default());
     s.storage()?.remove_dir(&path).await?;
-    Ok(Reply::new(
-        ReplyCode::FILE_ACTION_OK,
-        format!("Directory {path} removed."),
-    )
-    .into())
+    Ok(Reply::new(ReplyCode::FILE_ACTION_OK, format!("Directory {path} removed.")).into())
 }

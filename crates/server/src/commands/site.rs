@@ -12,19 +12,14 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     match sub.to_ascii_uppercase().as_str() {
         "HELP" => Ok(Reply::multi(
             ReplyCode::HELP,
-            vec![
-                "The following SITE commands are recognized:".into(),
-                " CHMOD HELP".into(),
-                "Help OK.".into(),
-            ],
+            vec!["The following SITE commands are recognized:".into(), " CHMOD HELP".into(), "Help OK.".into()],
         )
         .into()),
         "CHMOD" => {
             s.require(Right::Write)?;
             let (mode, path) = rest.split_once(' ').unwrap_or((rest, ""));
-            let mode = u32::from_str_radix(mode, 8)
-                .ok()
-                .filter(|m| !mode.is_empty() && mode.len() <= 4 && *m <= 0o7777);
+            let mode =
+                u32::from_str_radix(mode, 8).ok().filter(|m| !mode.is_empty() && mode.len() <= 4 && *m <= 0o7777);
             let (Some(mode), false) = (mode, path.is_empty()) else {
                 return Err(CommandError::reply(
                     ReplyCode::PARAMETER_SYNTAX_ERROR,
@@ -35,9 +30,6 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             s.storage()?.set_mode(&path, mode).await?;
             Ok(Reply::new(ReplyCode::OK, format!("SITE CHMOD {mode:04o} {path} ok.")).into())
         }
-        _ => Err(CommandError::reply(
-            ReplyCode::SYNTAX_ERROR,
-            "Unknown SITE command; SITE HELP lists them.",
-        )),
+        _ => Err(CommandError::reply(ReplyCode::SYNTAX_ERROR, "Unknown SITE command; SITE HELP lists them.")),
     }
 }

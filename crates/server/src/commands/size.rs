@@ -28,10 +28,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             let mut buf = vec![0u8; 64 * 1024];
             let mut total = 0;
             loop {
-                let n = reader
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| StorageError::io(e, path.to_string()))?;
+                let n = reader.read(&mut buf).await.map_err(|e| StorageError::io(e, path.to_string()))?;
                 if n == 0 {
                     break;
                 }

@@ -13,10 +13,7 @@ use std::time::SystemTime;
 
 /// The 211 reply describing the session.
 pub(crate) fn session_status(s: &Session) -> Reply {
-    let mut lines = vec![
-        "ferroftp status:".to_string(),
-        format!("     Connected from {}", s.peer),
-    ];
+    let mut lines = vec!["ferroftp status:".to_string(), format!("     Connected from {}", s.peer)];
     lines.push(match &s.login {
         Login::LoggedIn(a) => format!("     Logged in as {}", a.name),
         Login::User(u) => format!("     Waiting for the password of {u}"),
@@ -37,6 +34,11 @@ pub(crate) fn session_status(s: &Session) -> Reply {
         Some(crate::data::DataSetup::Active(a)) => format!("     Data connection: active, to {a}"),
         None => "     Data connection: none".into(),
     });
+    if s.tls_context().is_some() {
+        let control = if s.control_protected() { "TLS" } else { "clear" };
+        let data = if s.prot_private { "Private (TLS)" } else { "Clear" };
+        lines.push(format!("     Control connection: {control}; data protection: {data}"));
+    }
     if let Some((what, bytes)) = s.transfer_status() {
         lines.push(format!("     Transferring: {what}, {bytes} bytes so far"));
     }
@@ -55,18 +57,10 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let storage = s.storage()?;
     let meta = storage.metadata(&path).await?;
     let now = SystemTime::now();
-    let filter = EntryFilter {
-        show_hidden,
-        pattern: None,
-    };
+    let filter = EntryFilter { show_hidden, pattern: None };
     // RFC 959 §4.2: 212 for a directory, 213 for a file.
-    let code = if meta.kind == FileKind::Dir {
-        ReplyCode::DIRECTORY_STATUS
-    } else {
-        ReplyCode::FILE_STATUS
-    };
-    s.send_raw(format!("{code}-Status of {path}:\r\n").as_bytes())
-        .await?;
+    let code = if meta.kind == FileKind::Dir { ReplyCode::DIRECTORY_STATUS } else { ReplyCode::FILE_STATUS };
+    s.send_raw(format!("{code}-Status of {path}:\r\n").as_bytes()).await?;
     let mut out = Vec::new();
     if meta.kind == FileKind::Dir {
         let mut entries = storage.list(&path).await?;
@@ -87,10 +81,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             }
         }
     } else {
-        let metadata = storage
-            .symlink_metadata(&path)
-            .await
-            .map_err(CommandError::from)?;
+        let metadata = storage.symlink_metadata(&path).await.map_err(CommandError::from)?;
         let name = path.file_name().unwrap_or_default().to_string();
         ListFormat::Long.write_line(&DirEntry { name, metadata }, now, &mut out);
     }

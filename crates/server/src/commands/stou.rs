@@ -12,37 +12,25 @@ use ferroftp_proto::ReplyCode;
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     s.require(Right::Write)?;
     let storage = s.storage()?;
-    let base = arg
-        .as_deref()
-        .map(|a| s.resolve(a))
-        .filter(|p| !p.is_root());
+    let base = arg.as_deref().map(|a| s.resolve(a)).filter(|p| !p.is_root());
     let base = base.unwrap_or_else(|| s.cwd.join("ferroftp.upload"));
     let mut chosen = None;
     for n in 0..1000u32 {
         let candidate = if n == 0 {
             base.clone()
         } else {
-            base.parent()
-                .join(&format!("{}.{n}", base.file_name().unwrap_or("file")))
+            base.parent().join(&format!("{}.{n}", base.file_name().unwrap_or("file")))
         };
         if storage.symlink_metadata(&candidate).await.is_err() {
             chosen = Some(candidate);
             break;
         }
     }
-    let path = chosen.ok_or_else(|| {
-        CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, "Cannot find a unique name.")
-    })?;
+    let path = chosen.ok_or_else(|| CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, "Cannot find a unique name."))?;
     s.rest = None;
     let upload = storage.write(&path, WriteMode::CreateNew).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
     let name = path.file_name().unwrap_or_default().to_string();
     let done = format!("Transfer complete ({{bytes}} bytes); stored as {name}.");
-    s.start_transfer(
-        Job::Receive { upload, ascii },
-        "STOU",
-        &path,
-        format!("FILE: {name}"),
-        done,
-    )
+    s.start_transfer(Job::Receive { upload, ascii }, "STOU", &path, format!("FILE: {name}"), done)
 }

@@ -20,10 +20,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             ));
         }
         _ => {
-            return Err(CommandError::reply(
-                ReplyCode::PARAMETER_SYNTAX_ERROR,
-                "TYPE needs A, A N, I or L 8.",
-            ));
+            return Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, "TYPE needs A, A N, I or L 8."));
         }
     };
     s.transfer_type = ty;

@@ -4,10 +4,18 @@
 use super::HandlerResult;
 use crate::error::CommandError;
 use crate::session::{Login, Session};
+use crate::tls::TlsPolicy;
 use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let user = arg.unwrap_or_default();
+    let tls_required = s.tls_context().is_some_and(|t| t.settings.control == TlsPolicy::Required);
+    if tls_required && !s.control_protected() {
+        return Err(CommandError::reply(
+            ReplyCode::NOT_LOGGED_IN,
+            "TLS required: send AUTH TLS before USER; this server does not accept passwords in clear text.",
+        ));
+    }
     if matches!(s.login, Login::LoggedIn(_)) {
         return Err(CommandError::reply(
             ReplyCode::BAD_SEQUENCE,

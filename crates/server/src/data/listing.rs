@@ -85,20 +85,14 @@ impl ListFormat {
     pub(crate) fn write_line(&self, e: &DirEntry, now: SystemTime, out: &mut Vec<u8>) {
         match self {
             ListFormat::Long => out.extend_from_slice(
-                listing::unix_line(&to_entry(&e.name, &e.metadata, &Rights::READ_ONLY), now)
-                    .as_bytes(),
+                listing::unix_line(&to_entry(&e.name, &e.metadata, &Rights::READ_ONLY), now).as_bytes(),
             ),
             ListFormat::Names { prefix } => {
                 out.extend_from_slice(prefix.as_bytes());
                 out.extend_from_slice(e.name.as_bytes());
             }
             ListFormat::Facts { facts, rights } => out.extend_from_slice(
-                listing::mlsx_line(
-                    &to_entry(&e.name, &e.metadata, rights),
-                    facts,
-                    TypeContext::Entry,
-                )
-                .as_bytes(),
+                listing::mlsx_line(&to_entry(&e.name, &e.metadata, rights), facts, TypeContext::Entry).as_bytes(),
             ),
         }
         out.extend_from_slice(b"\r\n");
@@ -116,10 +110,7 @@ mod tests {
         assert!(glob_match(b"a?c*", b"abcdef"));
         assert!(!glob_match(b"*.txt", b"a.txz"));
         assert!(glob_match(b"*a*b", b"xxaxxb"));
-        let f = EntryFilter {
-            show_hidden: false,
-            pattern: Some("*".into()),
-        };
+        let f = EntryFilter { show_hidden: false, pattern: Some("*".into()) };
         assert!(!f.accepts(".hidden"));
         assert!(f.accepts("seen"));
     }

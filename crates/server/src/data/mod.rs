@@ -30,26 +30,19 @@ impl DataSetup {
     /// Opens the data connection. A passive connection from any address but
     /// `peer` is refused and logged (RFC 2577 §8, port stealing); the listener
     /// keeps waiting for the real client until `timeout`.
-    pub(crate) async fn connect(
-        self,
-        local_ip: IpAddr,
-        peer: IpAddr,
-        timeout: Duration,
-    ) -> io::Result<DataStream> {
+    pub(crate) async fn connect(self, local_ip: IpAddr, peer: IpAddr, timeout: Duration) -> io::Result<TcpStream> {
         let stream = match self {
-            DataSetup::Passive(listener) => {
-                tokio::time::timeout(timeout, async {
-                    loop {
-                        let (stream, from) = listener.accept().await?;
-                        if same_host(from.ip(), peer) {
-                            return Ok::<_, io::Error>(stream);
-                        }
-                        tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
+            DataSetup::Passive(listener) => tokio::time::timeout(timeout, async {
+                loop {
+                    let (stream, from) = listener.accept().await?;
+                    if same_host(from.ip(), peer) {
+                        return Ok::<_, io::Error>(stream);
                     }
-                })
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no data connection within the timeout"))??
-            }
+                    tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
+                }
+            })
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no data connection within the timeout"))??,
             DataSetup::Active(addr) => {
                 let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
                 if local_ip.is_ipv4() == addr.is_ipv4() {
@@ -61,8 +54,40 @@ impl DataSetup {
             }
         };
         stream.set_nodelay(true)?;
-        Ok(DataStream::Tcp(stream))
+        Ok(stream)
     }
+}
+
+/// Protects an open data connection when `PROT P` is in force. Clients start
+/// the handshake after the 150 reply (curl, ftplib, lftp), so this runs after it.
+pub(crate) async fn protect(stream: TcpStream, tls: Option<&DataTls>) -> io::Result<DataStream> {
+    {
+        let Some(tls) = tls else { return Ok(DataStream::Tcp(stream)) };
+        // RFC 4217 §7: the server is the TLS server on data connections, whichever
+        // side opened the TCP connection.
+        let tls_stream = tokio::time::timeout(tls.handshake_timeout, tls.acceptor.accept(stream))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake on the data connection timed out"))??;
+        let resumed = tls_stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+        if tls.require_session_reuse && !resumed {
+            tracing::warn!(
+                "refused a protected data connection that did not resume the control connection's TLS session"
+            );
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "TLS session reuse required: the data connection must resume the control connection's TLS session",
+            ));
+        }
+        Ok(DataStream::Tls(Box::new(tls_stream)))
+    }
+}
+
+/// How to protect a data connection (`PROT P`).
+pub(crate) struct DataTls {
+    /// The session's acceptor: its cache holds only this session's TLS sessions.
+    pub(crate) acceptor: tokio_rustls::TlsAcceptor,
+    pub(crate) require_session_reuse: bool,
+    pub(crate) handshake_timeout: Duration,
 }
 
 /// Compares addresses, treating an IPv4-mapped IPv6 address as its IPv4 form.
@@ -72,10 +97,7 @@ pub(crate) fn same_host(a: IpAddr, b: IpAddr) -> bool {
 
 /// Binds a passive listener on `ip`, on a random port of `range` (RFC 2577 §8
 /// asks for unpredictable ports) or on any free port when there is no range.
-pub(crate) async fn bind_passive(
-    ip: IpAddr,
-    range: Option<&RangeInclusive<u16>>,
-) -> io::Result<TcpListener> {
+pub(crate) async fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<TcpListener> {
     let Some(range) = range else {
         return TcpListener::bind(SocketAddr::new(ip, 0)).await;
     };
@@ -98,38 +120,35 @@ pub(crate) async fn bind_passive(
 #[derive(Debug)]
 pub(crate) enum DataStream {
     Tcp(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 impl AsyncRead for DataStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             DataStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
 impl AsyncWrite for DataStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             DataStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             DataStream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             DataStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            DataStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

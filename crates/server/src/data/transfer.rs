@@ -32,16 +32,9 @@ pub(crate) enum Job {
     /// `RETR`: file → client.
     Send { reader: ReadStream, ascii: bool },
     /// `STOR`/`APPE`/`STOU`: client → file.
-    Receive {
-        upload: Box<dyn Upload>,
-        ascii: bool,
-    },
+    Receive { upload: Box<dyn Upload>, ascii: bool },
     /// `LIST`/`NLST`/`MLSD`: listing → client.
-    List {
-        entries: DirStream,
-        format: ListFormat,
-        filter: EntryFilter,
-    },
+    List { entries: DirStream, format: ListFormat, filter: EntryFilter },
 }
 
 /// Reports from the transfer task to its session.
@@ -69,14 +62,12 @@ pub(crate) enum TransferError {
 impl TransferError {
     pub(crate) fn to_reply(&self) -> Reply {
         match self {
-            TransferError::Connect(e) => Reply::new(
-                ReplyCode::CANT_OPEN_DATA,
-                format!("Cannot open data connection: {e}."),
-            ),
-            TransferError::Lost(e) => Reply::new(
-                ReplyCode::TRANSFER_ABORTED,
-                format!("Connection closed; transfer aborted ({e})."),
-            ),
+            TransferError::Connect(e) => {
+                Reply::new(ReplyCode::CANT_OPEN_DATA, format!("Cannot open data connection: {e}."))
+            }
+            TransferError::Lost(e) => {
+                Reply::new(ReplyCode::TRANSFER_ABORTED, format!("Connection closed; transfer aborted ({e})."))
+            }
             TransferError::Aborted => Reply::new(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
             TransferError::Storage(e) => e.to_reply(),
         }
@@ -111,6 +102,8 @@ pub(crate) struct TransferParams {
     pub(crate) stall_timeout: Duration,
     /// The path transferred, for error replies.
     pub(crate) path: String,
+    /// Protection of the data connection (`PROT P`).
+    pub(crate) tls: Option<super::DataTls>,
 }
 
 /// Starts a transfer task.
@@ -126,8 +119,12 @@ pub(crate) fn spawn_transfer(setup: DataSetup, job: Job, params: TransferParams)
                 _ = &mut abort_rx => return Err(TransferError::Aborted),
             };
             let _ = event_tx.send(DataEvent::Opened).await;
+            let work = async {
+                let stream = super::protect(stream, params.tls.as_ref()).await.map_err(TransferError::Connect)?;
+                run_job(stream, job, &counter, params.stall_timeout, &params.path).await
+            };
             tokio::select! {
-                r = run_job(stream, job, &counter, params.stall_timeout, &params.path) => r,
+                r = work => r,
                 // A dropped sender (the session ended) aborts too.
                 _ = &mut abort_rx => Err(TransferError::Aborted),
             }
@@ -136,11 +133,7 @@ pub(crate) fn spawn_transfer(setup: DataSetup, job: Job, params: TransferParams)
         let _ = event_tx.send(DataEvent::Done(result)).await;
     }
     .in_current_span());
-    TransferHandle {
-        events,
-        abort: Some(abort_tx),
-        progress,
-    }
+    TransferHandle { events, abort: Some(abort_tx), progress }
 }
 
 /// Runs one I/O step, failing if it makes no progress within `limit`.
@@ -176,15 +169,11 @@ async fn run_job(
                 } else {
                     &buf[..n]
                 };
-                stalled(stall, stream.write_all(out))
-                    .await
-                    .map_err(TransferError::Lost)?;
+                stalled(stall, stream.write_all(out)).await.map_err(TransferError::Lost)?;
                 total += out.len() as u64;
                 progress.store(total, Ordering::Relaxed);
             }
-            stalled(stall, stream.shutdown())
-                .await
-                .map_err(TransferError::Lost)?;
+            stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
             Ok(total)
         }
         Job::Receive { mut upload, ascii } => {
@@ -197,9 +186,17 @@ async fn run_job(
                 // to the blocking pool, socket reads are small.
                 let mut n = 0;
                 while n < buf.len() {
-                    let got = stalled(stall, stream.read(&mut buf[n..]))
-                        .await
-                        .map_err(TransferError::Lost)?;
+                    let got = match stalled(stall, stream.read(&mut buf[n..])).await {
+                        Ok(got) => got,
+                        // TLS closed by TCP FIN without close_notify: curl and FileZilla
+                        // end uploads this way, so it is the end of the file. A reset or
+                        // a stall is not (those are `Lost`, never 226).
+                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                            tracing::debug!("data connection closed without TLS close_notify");
+                            0
+                        }
+                        Err(e) => return Err(TransferError::Lost(e)),
+                    };
                     if got == 0 {
                         break;
                     }
@@ -226,13 +223,12 @@ async fn run_job(
                 upload.write_all(&decoded).await.map_err(disk_error)?;
             }
             upload.commit().await.map_err(TransferError::Storage)?;
+            // Answer the client's close_notify with ours (ftplib's unwrap() waits for
+            // it); the file is already complete, so a failure here changes nothing.
+            let _ = tokio::time::timeout(stall, stream.shutdown()).await;
             Ok(total)
         }
-        Job::List {
-            mut entries,
-            format,
-            filter,
-        } => {
+        Job::List { mut entries, format, filter } => {
             let now = SystemTime::now();
             let mut out = Vec::with_capacity(LIST_FLUSH + 1024);
             let mut total = 0u64;
@@ -243,21 +239,15 @@ async fn run_job(
                 }
                 format.write_line(&entry, now, &mut out);
                 if out.len() >= LIST_FLUSH {
-                    stalled(stall, stream.write_all(&out))
-                        .await
-                        .map_err(TransferError::Lost)?;
+                    stalled(stall, stream.write_all(&out)).await.map_err(TransferError::Lost)?;
                     total += out.len() as u64;
                     progress.store(total, Ordering::Relaxed);
                     out.clear();
                 }
             }
-            stalled(stall, stream.write_all(&out))
-                .await
-                .map_err(TransferError::Lost)?;
+            stalled(stall, stream.write_all(&out)).await.map_err(TransferError::Lost)?;
             total += out.len() as u64;
-            stalled(stall, stream.shutdown())
-                .await
-                .map_err(TransferError::Lost)?;
+            stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
             Ok(total)
         }
     }

@@ -1,25 +1,163 @@
-//! The control connection: lines in, replies out.
+//! The control connection: lines in, replies out, over plain TCP or TLS.
 
 use ferroftp_proto::{LineDecoder, LineError, Reply};
 use std::io;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 const READ_BUF: usize = 4096;
+
+enum ReadSide {
+    Plain(OwnedReadHalf),
+    Tls(ReadHalf<TlsStream<TcpStream>>),
+}
+
+enum WriteSide {
+    Plain(OwnedWriteHalf),
+    Tls(WriteHalf<TlsStream<TcpStream>>),
+}
+
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "control connection closed")
+}
+
+impl AsyncRead for ReadSide {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ReadSide::Plain(r) => Pin::new(r).poll_read(cx, buf),
+            ReadSide::Tls(r) => Pin::new(r).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WriteSide {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteSide::Plain(w) => Pin::new(w).poll_write(cx, buf),
+            WriteSide::Tls(w) => Pin::new(w).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteSide::Plain(w) => Pin::new(w).poll_flush(cx),
+            WriteSide::Tls(w) => Pin::new(w).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteSide::Plain(w) => Pin::new(w).poll_shutdown(cx),
+            WriteSide::Tls(w) => Pin::new(w).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Splits an accepted connection, plain or already in TLS (implicit FTPS).
+pub(crate) fn split_plain(stream: TcpStream) -> (ControlReader, ControlWriter) {
+    let (r, w) = stream.into_split();
+    (ControlReader::new(ReadSide::Plain(r)), ControlWriter::new(WriteSide::Plain(w)))
+}
+
+pub(crate) fn split_tls(stream: TlsStream<TcpStream>) -> (ControlReader, ControlWriter) {
+    let (r, w) = tokio::io::split(stream);
+    (ControlReader::new(ReadSide::Tls(r)), ControlWriter::new(WriteSide::Tls(w)))
+}
+
+/// Accepts a TLS handshake within `limit`.
+pub(crate) async fn accept_tls(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    limit: Duration,
+) -> io::Result<TlsStream<TcpStream>> {
+    tokio::time::timeout(limit, acceptor.accept(stream))
+        .await
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")))
+}
+
+/// Upgrades a plain control connection to TLS after `AUTH TLS` (RFC 4217 §4).
+///
+/// Anything the client sent after `AUTH TLS` in plain text is discarded: it
+/// was not protected, so it must not be executed as if it were (the STARTTLS
+/// command-injection attack). If the handshake fails the connection is unusable
+/// and the session ends.
+pub(crate) async fn start_tls(
+    reader: &mut ControlReader,
+    writer: &mut ControlWriter,
+    acceptor: &TlsAcceptor,
+    limit: Duration,
+) -> io::Result<()> {
+    let (Some(ReadSide::Plain(r)), Some(WriteSide::Plain(w))) = (reader.side.take(), writer.side.take()) else {
+        return Err(io::Error::other("control connection is already protected"));
+    };
+    let tcp = r.reunite(w).map_err(|_| io::Error::other("control connection halves do not match"))?;
+    reader.decoder = LineDecoder::new();
+    let tls = accept_tls(acceptor, tcp, limit).await?;
+    let (r, w) = tokio::io::split(tls);
+    reader.side = Some(ReadSide::Tls(r));
+    writer.side = Some(WriteSide::Tls(w));
+    Ok(())
+}
+
+/// Ends TLS on the control connection after `CCC` (RFC 4217 §6): sends
+/// close_notify, waits for the client's, and goes on in clear text. The
+/// client's TLS records are read one at a time, so no clear-text command that
+/// follows its close_notify is swallowed.
+pub(crate) async fn stop_tls(
+    reader: &mut ControlReader,
+    writer: &mut ControlWriter,
+    limit: Duration,
+) -> io::Result<()> {
+    let (Some(ReadSide::Tls(r)), Some(WriteSide::Tls(w))) = (reader.side.take(), writer.side.take()) else {
+        return Err(io::Error::other("control connection is not protected"));
+    };
+    let (mut tcp, mut conn) = r.unsplit(w).into_inner();
+    conn.send_close_notify();
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out)?;
+    }
+    tcp.write_all(&out).await?;
+    tokio::time::timeout(limit, async {
+        loop {
+            let mut header = [0u8; 5];
+            tcp.read_exact(&mut header).await?;
+            let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+            let mut record = header.to_vec();
+            record.resize(5 + len, 0);
+            tcp.read_exact(&mut record[5..]).await?;
+            conn.read_tls(&mut record.as_slice())?;
+            let state = conn.process_new_packets().map_err(io::Error::other)?;
+            if state.peer_has_closed() {
+                return Ok::<_, io::Error>(());
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "no close_notify after CCC")))?;
+    let (r, w) = tcp.into_split();
+    reader.side = Some(ReadSide::Plain(r));
+    writer.side = Some(WriteSide::Plain(w));
+    Ok(())
+}
 
 /// Reads command lines. [`next_line`](Self::next_line) is cancel-safe, so it can
 /// sit in a `select!` beside the transfer and timers.
 pub(crate) struct ControlReader {
-    read: OwnedReadHalf,
+    side: Option<ReadSide>,
     decoder: LineDecoder,
     buf: Box<[u8]>,
     eof: bool,
 }
 
 impl ControlReader {
-    pub(crate) fn new(read: OwnedReadHalf) -> Self {
+    fn new(side: ReadSide) -> Self {
         ControlReader {
-            read,
+            side: Some(side),
             decoder: LineDecoder::new(),
             buf: vec![0; READ_BUF].into_boxed_slice(),
             eof: false,
@@ -36,7 +174,13 @@ impl ControlReader {
                 // A last command without CRLF before close is still honoured (QUIT).
                 return Ok(self.decoder.take_unterminated().map(Ok));
             }
-            let n = self.read.read(&mut self.buf).await?;
+            let side = self.side.as_mut().ok_or_else(closed)?;
+            let n = match side.read(&mut self.buf).await {
+                Ok(n) => n,
+                // A TLS peer that closes without close_notify has still closed.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(e),
+            };
             if n == 0 {
                 self.eof = true;
             } else {
@@ -46,25 +190,30 @@ impl ControlReader {
     }
 }
 
-/// Writes replies, each in a single write so a reply is one TCP segment where it fits.
+/// Writes replies, each in a single write so a reply is one TCP segment (or TLS
+/// record) where it fits.
 pub(crate) struct ControlWriter {
-    write: OwnedWriteHalf,
+    side: Option<WriteSide>,
     buf: Vec<u8>,
 }
 
 impl ControlWriter {
-    pub(crate) fn new(write: OwnedWriteHalf) -> Self {
-        ControlWriter {
-            write,
-            buf: Vec::with_capacity(256),
-        }
+    fn new(side: WriteSide) -> Self {
+        ControlWriter { side: Some(side), buf: Vec::with_capacity(256) }
+    }
+
+    /// True once the control connection is protected by TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.side, Some(WriteSide::Tls(_)))
     }
 
     pub(crate) async fn send(&mut self, reply: &Reply) -> io::Result<()> {
         tracing::debug!(reply = %reply.to_string().trim_end(), "->");
         self.buf.clear();
         reply.write_wire(&mut self.buf);
-        self.write.write_all(&self.buf).await?;
+        let side = self.side.as_mut().ok_or_else(closed)?;
+        side.write_all(&self.buf).await?;
+        side.flush().await?;
         if self.buf.capacity() > 64 * 1024 {
             self.buf = Vec::with_capacity(256);
         }
@@ -73,10 +222,14 @@ impl ControlWriter {
 
     /// Writes already-framed bytes (the body of a streamed multi-line reply).
     pub(crate) async fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.write.write_all(bytes).await
+        let side = self.side.as_mut().ok_or_else(closed)?;
+        side.write_all(bytes).await?;
+        side.flush().await
     }
 
     pub(crate) async fn shutdown(&mut self) {
-        let _ = self.write.shutdown().await;
+        if let Some(side) = self.side.as_mut() {
+            let _ = side.shutdown().await;
+        }
     }
 }

@@ -9,15 +9,15 @@
 mod control;
 
 pub(crate) use control::{ControlReader, ControlWriter};
+use control::{accept_tls, split_plain, split_tls, start_tls, stop_tls};
 
 use crate::auth::{Account, Authenticator, Right};
 use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
-use crate::data::{
-    DataEvent, DataSetup, Job, TransferHandle, TransferParams, bind_passive, spawn_transfer,
-};
+use crate::data::{DataEvent, DataSetup, DataTls, Job, TransferHandle, TransferParams, bind_passive, spawn_transfer};
 use crate::error::{CommandError, StorageError, StorageErrorKind};
 use crate::storage::{Metadata, Storage, VirtualPath};
+use crate::tls::{SessionTls, TlsContext};
 use ferroftp_proto::listing::{Facts, FileKind};
 use ferroftp_proto::{Command, LineError, Reply, ReplyCode};
 use std::collections::VecDeque;
@@ -38,6 +38,8 @@ pub(crate) struct ServerContext {
     pub(crate) config: ServerConfig,
     pub(crate) auth: Arc<dyn Authenticator>,
     pub(crate) shutdown: CancellationToken,
+    /// FTPS, when configured.
+    pub(crate) tls: Option<TlsContext>,
 }
 
 /// Where the login sequence stands (RFC 959 §5.4, USER/PASS state diagram).
@@ -89,6 +91,18 @@ pub(crate) struct Session {
     /// After `EPSV ALL`, only EPSV may set up data connections (RFC 2428 §4).
     pub(crate) epsv_all: bool,
     pub(crate) facts: Facts,
+    /// This session's TLS acceptor (control and data), once TLS is in use.
+    pub(crate) tls: Option<SessionTls>,
+    /// The session began with TLS (implicit FTPS).
+    pub(crate) implicit_tls: bool,
+    /// `PBSZ` was accepted (RFC 4217 §8).
+    pub(crate) pbsz: bool,
+    /// `PROT P`: data connections are protected (RFC 4217 §9).
+    pub(crate) prot_private: bool,
+    /// `AUTH TLS` was accepted; the handshake starts after the reply.
+    pub(crate) upgrade_requested: bool,
+    /// `CCC` was accepted; TLS ends after the reply.
+    pub(crate) downgrade_requested: bool,
     transfer: Option<Running>,
     queued: VecDeque<Result<Vec<u8>, LineError>>,
     /// The session ends after the current reply.
@@ -101,10 +115,7 @@ impl Session {
     pub(crate) fn account(&self) -> Result<&Account, CommandError> {
         match &self.login {
             Login::LoggedIn(a) => Ok(a),
-            _ => Err(CommandError::reply(
-                ReplyCode::NOT_LOGGED_IN,
-                "Please log in with USER and PASS first.",
-            )),
+            _ => Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, "Please log in with USER and PASS first.")),
         }
     }
 
@@ -119,10 +130,7 @@ impl Session {
         } else {
             Err(CommandError::reply(
                 ReplyCode::FILE_UNAVAILABLE,
-                format!(
-                    "Permission denied: this account has no '{}' right.",
-                    right.name()
-                ),
+                format!("Permission denied: this account has no '{}' right.", right.name()),
             ))
         }
     }
@@ -131,10 +139,7 @@ impl Session {
     pub(crate) async fn file_metadata(&self, path: &VirtualPath) -> Result<Metadata, CommandError> {
         let meta = self.storage()?.metadata(path).await?;
         if meta.kind != FileKind::File {
-            return Err(CommandError::Storage(StorageError::new(
-                StorageErrorKind::IsADirectory,
-                path.to_string(),
-            )));
+            return Err(CommandError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.to_string())));
         }
         Ok(meta)
     }
@@ -145,12 +150,7 @@ impl Session {
         self.data = None;
         let listener = bind_passive(ip, self.ctx.config.passive_ports.as_ref())
             .await
-            .map_err(|e| {
-                CommandError::reply(
-                    ReplyCode::CANT_OPEN_DATA,
-                    format!("Cannot open a passive port: {e}."),
-                )
-            })?;
+            .map_err(|e| CommandError::reply(ReplyCode::CANT_OPEN_DATA, format!("Cannot open a passive port: {e}.")))?;
         let port = listener.local_addr()?.port();
         self.data = Some(DataSetup::Passive(listener));
         Ok(port)
@@ -159,6 +159,15 @@ impl Session {
     /// Resolves a path argument against the working directory.
     pub(crate) fn resolve(&self, arg: &str) -> VirtualPath {
         self.cwd.join(arg)
+    }
+
+    /// True once the control connection is protected.
+    pub(crate) fn control_protected(&self) -> bool {
+        self.writer.is_tls()
+    }
+
+    pub(crate) fn tls_context(&self) -> Option<&TlsContext> {
+        self.ctx.tls.as_ref()
     }
 
     pub(crate) async fn send(&mut self, reply: &Reply) -> io::Result<()> {
@@ -171,12 +180,7 @@ impl Session {
 
     /// Bytes moved so far by the running transfer, and what it is.
     pub(crate) fn transfer_status(&self) -> Option<(String, u64)> {
-        self.transfer.as_ref().map(|t| {
-            (
-                format!("{} {}", t.verb, t.path),
-                t.handle.progress.load(Ordering::Relaxed),
-            )
-        })
+        self.transfer.as_ref().map(|t| (format!("{} {}", t.verb, t.path), t.handle.progress.load(Ordering::Relaxed)))
     }
 
     /// Starts a transfer on the prepared data connection. Replies 425 if there is
@@ -189,11 +193,30 @@ impl Session {
         opened: String,
         done: String,
     ) -> Result<Outcome, CommandError> {
+        let tls = if self.prot_private {
+            let (Some(session), Some(ctx)) = (&self.tls, &self.ctx.tls) else {
+                return Err(CommandError::reply(ReplyCode::LOCAL_ERROR, "TLS is not available."));
+            };
+            Some(DataTls {
+                acceptor: match job {
+                    Job::Receive { .. } => session.data_receive.clone(),
+                    Job::Send { .. } | Job::List { .. } => session.data_send.clone(),
+                },
+                require_session_reuse: ctx.settings.require_session_reuse,
+                handshake_timeout: ctx.settings.handshake_timeout,
+            })
+        } else {
+            if self.ctx.tls.as_ref().is_some_and(|t| t.settings.data_required) {
+                // RFC 4217 §9: 521 when the current PROT level is not acceptable.
+                return Err(CommandError::reply(
+                    ReplyCode(521),
+                    "Data connections must be protected: send PBSZ 0 and PROT P first.",
+                ));
+            }
+            None
+        };
         let Some(setup) = self.data.take() else {
-            return Err(CommandError::reply(
-                ReplyCode::CANT_OPEN_DATA,
-                "Use PORT, PASV, EPRT or EPSV first.",
-            ));
+            return Err(CommandError::reply(ReplyCode::CANT_OPEN_DATA, "Use PORT, PASV, EPRT or EPSV first."));
         };
         let params = TransferParams {
             local_ip: self.local.ip(),
@@ -201,6 +224,7 @@ impl Session {
             connect_timeout: self.ctx.config.data_timeout,
             stall_timeout: self.ctx.config.idle_timeout,
             path: path.to_string(),
+            tls,
         };
         let handle = spawn_transfer(setup, job, params);
         self.transfer = Some(Running {
@@ -227,6 +251,10 @@ impl Session {
         self.data = None;
         self.epsv_all = false;
         self.facts = Facts::default();
+        // The control connection keeps its TLS; the data protection level starts over
+        // (implicit FTPS starts with protected data).
+        self.pbsz = self.implicit_tls;
+        self.prot_private = self.implicit_tls;
     }
 
     fn user_name(&self) -> &str {
@@ -243,15 +271,11 @@ impl Session {
             Ok(c) => c,
             Err(e) => {
                 let code = match e {
-                    LineError::TooLong | LineError::Empty | LineError::BadVerb => {
-                        ReplyCode::SYNTAX_ERROR
-                    }
+                    LineError::TooLong | LineError::Empty | LineError::BadVerb => ReplyCode::SYNTAX_ERROR,
                     LineError::BadUtf8 | LineError::Nul => ReplyCode::PARAMETER_SYNTAX_ERROR,
                 };
                 debug!(error = %e, "<- unparsable line");
-                return self
-                    .send(&Reply::new(code, format!("Syntax error: {e}.")))
-                    .await;
+                return self.send(&Reply::new(code, format!("Syntax error: {e}."))).await;
             }
         };
         if cmd.verb == "PASS" {
@@ -269,6 +293,16 @@ impl Session {
         match reply {
             Ok(Outcome::Reply(r)) => self.send(&r).await,
             Ok(Outcome::Transfer | Outcome::Done) => Ok(()),
+            Ok(Outcome::StartTls(r)) => {
+                self.send(&r).await?;
+                self.upgrade_requested = true;
+                Ok(())
+            }
+            Ok(Outcome::StopTls(r)) => {
+                self.send(&r).await?;
+                self.downgrade_requested = true;
+                Ok(())
+            }
             Ok(Outcome::Close(r)) => {
                 self.closing = true;
                 self.send(&r).await
@@ -283,16 +317,10 @@ impl Session {
     async fn dispatch(&mut self, cmd: &Command) -> Result<Outcome, CommandError> {
         let Some(spec) = commands::lookup(&cmd.verb) else {
             let verb: String = cmd.verb.chars().take(8).collect();
-            return Err(CommandError::reply(
-                ReplyCode::SYNTAX_ERROR,
-                format!("{verb}: command not understood."),
-            ));
+            return Err(CommandError::reply(ReplyCode::SYNTAX_ERROR, format!("{verb}: command not understood.")));
         };
         if spec.access == Access::LoggedIn && !matches!(self.login, Login::LoggedIn(_)) {
-            return Err(CommandError::reply(
-                ReplyCode::NOT_LOGGED_IN,
-                "Please log in with USER and PASS first.",
-            ));
+            return Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, "Please log in with USER and PASS first."));
         }
         let arg = cmd.arg.clone().filter(|a| !a.is_empty());
         if spec.arg == ArgRule::Required && arg.is_none() {
@@ -305,15 +333,8 @@ impl Session {
     }
 
     /// A line arriving while a transfer runs.
-    async fn handle_line_during_transfer(
-        &mut self,
-        line: Result<Vec<u8>, LineError>,
-    ) -> io::Result<()> {
-        let verb = line
-            .as_ref()
-            .ok()
-            .and_then(|l| Command::parse(l).ok())
-            .map(|c| (c.verb, c.arg));
+    async fn handle_line_during_transfer(&mut self, line: Result<Vec<u8>, LineError>) -> io::Result<()> {
+        let verb = line.as_ref().ok().and_then(|l| Command::parse(l).ok()).map(|c| (c.verb, c.arg));
         match verb {
             Some((v, None)) if v == "ABOR" => {
                 debug!("<- ABOR (during transfer)");
@@ -329,11 +350,8 @@ impl Session {
             }
             Some((v, _)) if v == "NOOP" => self.send(&Reply::new(ReplyCode::OK, "NOOP ok.")).await,
             _ if self.queued.len() >= MAX_QUEUED => {
-                self.send(&Reply::new(
-                    ReplyCode::BAD_SEQUENCE,
-                    "Too many commands during a transfer; command dropped.",
-                ))
-                .await
+                self.send(&Reply::new(ReplyCode::BAD_SEQUENCE, "Too many commands during a transfer; command dropped."))
+                    .await
             }
             _ => {
                 self.queued.push_back(line);
@@ -368,10 +386,7 @@ impl Session {
                             rate = format!("{:.1} MB/s", *bytes as f64 / secs.max(1e-6) / 1e6),
                             "transfer complete"
                         );
-                        Reply::new(
-                            ReplyCode::CLOSING_DATA,
-                            t.done.replace("{bytes}", &bytes.to_string()),
-                        )
+                        Reply::new(ReplyCode::CLOSING_DATA, t.done.replace("{bytes}", &bytes.to_string()))
                     }
                     Err(e) => {
                         info!(user = self.user_name(), peer = %self.peer, command = t.verb, path = %t.path, error = %e, "transfer failed");
@@ -380,18 +395,13 @@ impl Session {
                 };
                 self.send(&reply).await?;
                 if t.abort_requested {
-                    self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful."))
-                        .await?;
+                    self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful.")).await?;
                 }
                 Ok(())
             }
             None => {
                 self.transfer = None;
-                self.send(&Reply::new(
-                    ReplyCode::LOCAL_ERROR,
-                    "Transfer ended unexpectedly.",
-                ))
-                .await
+                self.send(&Reply::new(ReplyCode::LOCAL_ERROR, "Transfer ended unexpectedly.")).await
             }
         }
     }
@@ -404,23 +414,40 @@ async fn next_event(t: &mut Option<Running>) -> Option<DataEvent> {
     }
 }
 
-/// Runs a session on an accepted control connection until it ends.
-pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64) {
-    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
-        return;
-    };
+/// Runs a session on an accepted control connection until it ends. On an
+/// implicit-FTPS listener the TLS handshake comes first (RFC 4217 §1, port 990).
+pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64, implicit: bool) {
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else { return };
     // One reply per segment without Nagle delays, and Telnet Synch (the urgent
     // byte before ABOR) read in line so IAC DM is stripped, not lost.
     let _ = stream.set_nodelay(true);
     let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
-    let (r, w) = stream.into_split();
-    let mut reader = ControlReader::new(r);
+    let span = tracing::info_span!("session", id, peer = %peer);
+    let tls = if implicit { ctx.tls.as_ref().map(|t| (t.session(), t.settings.handshake_timeout)) } else { None };
+    let (mut reader, writer, session_tls) = match tls {
+        Some((session_tls, limit)) => {
+            match accept_tls(&session_tls.acceptor, stream, limit).instrument(span.clone()).await {
+                Ok(tls_stream) => {
+                    let (r, w) = split_tls(tls_stream);
+                    (r, w, Some(session_tls))
+                }
+                Err(e) => {
+                    span.in_scope(|| info!(error = %e, "implicit TLS handshake failed"));
+                    return;
+                }
+            }
+        }
+        None => {
+            let (r, w) = split_plain(stream);
+            (r, w, None)
+        }
+    };
     let shutdown = ctx.shutdown.clone();
     let mut s = Session {
         ctx,
         peer,
         local,
-        writer: ControlWriter::new(w),
+        writer,
         login: Login::None,
         host: None,
         client_name: None,
@@ -431,11 +458,16 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64) {
         data: None,
         epsv_all: false,
         facts: Facts::default(),
+        tls: session_tls,
+        implicit_tls: implicit,
+        pbsz: implicit,
+        prot_private: implicit,
+        upgrade_requested: false,
+        downgrade_requested: false,
         transfer: None,
         queued: VecDeque::new(),
         closing: false,
     };
-    let span = tracing::info_span!("session", id, peer = %peer);
     async move {
         info!(local = %local, "session start");
         let started = Instant::now();
@@ -455,11 +487,27 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64) {
     .await;
 }
 
-async fn event_loop(
-    s: &mut Session,
-    reader: &mut ControlReader,
-    shutdown: &CancellationToken,
-) -> io::Result<()> {
+/// Performs the TLS handshake that `AUTH TLS` announced, or ends TLS after `CCC`.
+async fn upgrade_if_requested(s: &mut Session, reader: &mut ControlReader) -> io::Result<()> {
+    if std::mem::take(&mut s.downgrade_requested) {
+        let limit = s.ctx.tls.as_ref().map_or(std::time::Duration::from_secs(10), |t| t.settings.handshake_timeout);
+        stop_tls(reader, &mut s.writer, limit).await?;
+        debug!("control connection back in clear text after CCC");
+        return Ok(());
+    }
+    if !std::mem::take(&mut s.upgrade_requested) {
+        return Ok(());
+    }
+    let Some(ctx) = &s.ctx.tls else { return Ok(()) };
+    let session_tls = ctx.session();
+    let limit = ctx.settings.handshake_timeout;
+    start_tls(reader, &mut s.writer, &session_tls.acceptor, limit).await?;
+    debug!("control connection protected by TLS");
+    s.tls = Some(session_tls);
+    Ok(())
+}
+
+async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &CancellationToken) -> io::Result<()> {
     let banner = Reply::new(ReplyCode::READY, s.ctx.config.banner.clone());
     s.send(&banner).await?;
     let mut idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
@@ -470,21 +518,17 @@ async fn event_loop(
         }
         if s.transfer.is_none() {
             if shutdown_deadline.is_some() {
-                s.send(&Reply::new(
-                    ReplyCode::NOT_AVAILABLE,
-                    "Server shutting down.",
-                ))
-                .await?;
+                s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.")).await?;
                 return Ok(());
             }
             if let Some(line) = s.queued.pop_front() {
                 s.handle_line(line).await?;
+                upgrade_if_requested(s, reader).await?;
                 idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
                 continue;
             }
         }
-        let grace_end = shutdown_deadline
-            .unwrap_or_else(|| tokio::time::Instant::now() + s.ctx.config.idle_timeout);
+        let grace_end = shutdown_deadline.unwrap_or_else(|| tokio::time::Instant::now() + s.ctx.config.idle_timeout);
         tokio::select! {
             _ = shutdown.cancelled(), if shutdown_deadline.is_none() => {
                 // Idle sessions are told at once; a running transfer gets the grace period.
@@ -507,6 +551,7 @@ async fn event_loop(
                     s.handle_line_during_transfer(line).await?;
                 } else {
                     s.handle_line(line).await?;
+                    upgrade_if_requested(s, reader).await?;
                 }
                 idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
             }

@@ -35,9 +35,7 @@ pub struct LocalFs {
 
 impl std::fmt::Debug for LocalFs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalFs")
-            .field("root", &self.root_path)
-            .finish()
+        f.debug_struct("LocalFs").field("root", &self.root_path).finish()
     }
 }
 
@@ -46,10 +44,7 @@ impl LocalFs {
     pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
         let root_path = root.as_ref().to_path_buf();
         let dir = Dir::open_ambient_dir(&root_path, cap_std::ambient_authority())?;
-        Ok(LocalFs {
-            root: Arc::new(dir),
-            root_path,
-        })
+        Ok(LocalFs { root: Arc::new(dir), root_path })
     }
 
     /// The directory this backend serves.
@@ -75,11 +70,7 @@ impl LocalFs {
 
 /// The path handed to cap-std: `.` for the root, else the relative path.
 fn rel_path(path: &VirtualPath) -> PathBuf {
-    if path.is_root() {
-        PathBuf::from(".")
-    } else {
-        PathBuf::from(path.relative())
-    }
+    if path.is_root() { PathBuf::from(".") } else { PathBuf::from(path.relative()) }
 }
 
 fn convert(m: &cap_std::fs::Metadata, link_target: Option<String>) -> Metadata {
@@ -96,10 +87,7 @@ fn convert(m: &cap_std::fs::Metadata, link_target: Option<String>) -> Metadata {
     Metadata {
         kind,
         size: m.len(),
-        modified: m
-            .modified()
-            .map(|t| t.into_std())
-            .unwrap_or(std::time::UNIX_EPOCH),
+        modified: m.modified().map(|t| t.into_std()).unwrap_or(std::time::UNIX_EPOCH),
         mode: mode & 0o7777,
         nlink: m.nlink(),
         uid: m.uid(),
@@ -110,26 +98,19 @@ fn convert(m: &cap_std::fs::Metadata, link_target: Option<String>) -> Metadata {
 }
 
 fn link_target(dir: &Dir, path: &Path) -> Option<String> {
-    dir.read_link_contents(path)
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
+    dir.read_link_contents(path).ok().map(|p| p.to_string_lossy().into_owned())
 }
 
 fn lstat(dir: &Dir, path: &Path) -> io::Result<Metadata> {
     let m = dir.symlink_metadata(path)?;
-    let target = if m.file_type().is_symlink() {
-        link_target(dir, path)
-    } else {
-        None
-    };
+    let target = if m.file_type().is_symlink() { link_target(dir, path) } else { None };
     Ok(convert(&m, target))
 }
 
 #[async_trait]
 impl Storage for LocalFs {
     async fn metadata(&self, path: &VirtualPath) -> Result<Metadata, StorageError> {
-        self.blocking(path, |d, p| d.metadata(p).map(|m| convert(&m, None)))
-            .await
+        self.blocking(path, |d, p| d.metadata(p).map(|m| convert(&m, None))).await
     }
 
     async fn symlink_metadata(&self, path: &VirtualPath) -> Result<Metadata, StorageError> {
@@ -151,8 +132,7 @@ impl Storage for LocalFs {
             for entry in entries {
                 let item = entry.and_then(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
-                    lstat(&dir, Path::new(&e.file_name()))
-                        .map(|metadata| DirEntry { name, metadata })
+                    lstat(&dir, Path::new(&e.file_name())).map(|metadata| DirEntry { name, metadata })
                 });
                 let item = match item {
                     Ok(e) if e.name.starts_with(UPLOAD_PREFIX) => continue,
@@ -181,21 +161,14 @@ impl Storage for LocalFs {
             .await?;
         let mut file = tokio::fs::File::from_std(file);
         if offset > 0 {
-            file.seek(SeekFrom::Start(offset))
-                .await
-                .map_err(|e| StorageError::io(e, path.to_string()))?;
+            file.seek(SeekFrom::Start(offset)).await.map_err(|e| StorageError::io(e, path.to_string()))?;
         }
         Ok(Box::new(file))
     }
 
-    async fn write(
-        &self,
-        path: &VirtualPath,
-        mode: WriteMode,
-    ) -> Result<Box<dyn Upload>, StorageError> {
-        let name = path
-            .file_name()
-            .ok_or_else(|| StorageError::new(StorageErrorKind::IsADirectory, path.to_string()))?;
+    async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError> {
+        let name =
+            path.file_name().ok_or_else(|| StorageError::new(StorageErrorKind::IsADirectory, path.to_string()))?;
         let target = rel_path(path);
         let temp = match mode {
             WriteMode::Replace | WriteMode::CreateNew => {
@@ -226,10 +199,7 @@ impl Storage for LocalFs {
                 let f = d.open_with(&open_path, &opts)?.into_std();
                 if let WriteMode::ResumeAt(offset) = mode {
                     if offset > f.metadata()?.len() {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            "offset beyond end",
-                        ));
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, "offset beyond end"));
                     }
                     f.set_len(offset)?;
                 }
@@ -237,27 +207,16 @@ impl Storage for LocalFs {
             })
             .await
             .map_err(|mut e| {
-                if e.source
-                    .as_ref()
-                    .is_some_and(|s| s.kind() == io::ErrorKind::InvalidData)
-                {
+                if e.source.as_ref().is_some_and(|s| s.kind() == io::ErrorKind::InvalidData) {
                     e.kind = StorageErrorKind::InvalidOffset;
                 }
                 e
             })?;
         let mut file = tokio::fs::File::from_std(file);
         if let WriteMode::ResumeAt(offset) = mode {
-            file.seek(SeekFrom::Start(offset))
-                .await
-                .map_err(|e| StorageError::io(e, path.to_string()))?;
+            file.seek(SeekFrom::Start(offset)).await.map_err(|e| StorageError::io(e, path.to_string()))?;
         }
-        Ok(Box::new(LocalUpload {
-            file,
-            root: Arc::clone(&self.root),
-            temp,
-            target,
-            shown: path.to_string(),
-        }))
+        Ok(Box::new(LocalUpload { file, root: Arc::clone(&self.root), temp, target, shown: path.to_string() }))
     }
 
     async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError> {
@@ -266,10 +225,7 @@ impl Storage for LocalFs {
 
     async fn remove_dir(&self, path: &VirtualPath) -> Result<(), StorageError> {
         if path.is_root() {
-            return Err(StorageError::new(
-                StorageErrorKind::PermissionDenied,
-                path.to_string(),
-            ));
+            return Err(StorageError::new(StorageErrorKind::PermissionDenied, path.to_string()));
         }
         self.blocking(path, |d, p| d.remove_dir(p)).await
     }
@@ -286,21 +242,14 @@ impl Storage for LocalFs {
 
     async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), StorageError> {
         if from.is_root() || to.is_root() {
-            return Err(StorageError::new(
-                StorageErrorKind::PermissionDenied,
-                from.to_string(),
-            ));
+            return Err(StorageError::new(StorageErrorKind::PermissionDenied, from.to_string()));
         }
         let to_rel = rel_path(to);
-        self.blocking(from, move |d, p| d.rename(p, d, &to_rel))
-            .await
+        self.blocking(from, move |d, p| d.rename(p, d, &to_rel)).await
     }
 
     async fn set_mode(&self, path: &VirtualPath, mode: u32) -> Result<(), StorageError> {
-        self.blocking(path, move |d, p| {
-            d.set_permissions(p, cap_std::fs::Permissions::from_mode(mode & 0o7777))
-        })
-        .await
+        self.blocking(path, move |d, p| d.set_permissions(p, cap_std::fs::Permissions::from_mode(mode & 0o7777))).await
     }
 }
 
@@ -315,11 +264,7 @@ struct LocalUpload {
 }
 
 impl AsyncWrite for LocalUpload {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.file).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -334,10 +279,7 @@ impl AsyncWrite for LocalUpload {
 impl Upload for LocalUpload {
     async fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
         use tokio::io::AsyncWriteExt;
-        self.file
-            .flush()
-            .await
-            .map_err(|e| StorageError::io(e, self.shown.clone()))?;
+        self.file.flush().await.map_err(|e| StorageError::io(e, self.shown.clone()))?;
         let Some(temp) = self.temp.take() else {
             return Ok(());
         };

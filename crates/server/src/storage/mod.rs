@@ -87,11 +87,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Opens a file for reading from `offset`.
     async fn read(&self, path: &VirtualPath, offset: u64) -> Result<ReadStream, StorageError>;
     /// Opens a file for writing.
-    async fn write(
-        &self,
-        path: &VirtualPath,
-        mode: WriteMode,
-    ) -> Result<Box<dyn Upload>, StorageError>;
+    async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError>;
     async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;
     async fn remove_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;
     async fn remove_file(&self, path: &VirtualPath) -> Result<(), StorageError>;

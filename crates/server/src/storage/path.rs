@@ -18,11 +18,7 @@ impl VirtualPath {
 
     /// Resolves a client-supplied path against this directory.
     pub fn join(&self, arg: &str) -> VirtualPath {
-        let mut parts: Vec<&str> = if arg.starts_with('/') {
-            Vec::new()
-        } else {
-            self.components().collect()
-        };
+        let mut parts: Vec<&str> = if arg.starts_with('/') { Vec::new() } else { self.components().collect() };
         for c in arg.split('/') {
             match c {
                 "" | "." => {}

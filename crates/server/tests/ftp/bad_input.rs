@@ -33,12 +33,7 @@ fn garbage_nul_and_invalid_utf8_get_5xx_and_the_session_continues() {
     for (i, (bytes, code)) in cases.iter().enumerate() {
         c.send_bytes(bytes);
         let r = c.reply();
-        assert_eq!(
-            r.code,
-            *code,
-            "{:?} -> {r:?}",
-            String::from_utf8_lossy(bytes)
-        );
+        assert_eq!(r.code, *code, "{:?} -> {r:?}", String::from_utf8_lossy(bytes));
         c.expect("NOOP", 200);
         honest_check(&srv, i);
     }
@@ -138,12 +133,7 @@ fn paths_cannot_escape_the_root() {
     // `..` is clamped at the root: these name files inside it that do not exist.
     c.expect("CWD ../../../..", 250);
     assert!(c.expect("PWD", 257).text().starts_with("\"/\""));
-    for path in [
-        "../../../../etc/passwd",
-        "/../../etc/passwd",
-        "/etc/passwd",
-        "../inside.txt/../../secret.txt",
-    ] {
+    for path in ["../../../../etc/passwd", "/../../etc/passwd", "/etc/passwd", "../inside.txt/../../secret.txt"] {
         let _d = c.epsv();
         c.expect(&format!("RETR {path}"), 550);
     }
@@ -166,10 +156,7 @@ fn paths_cannot_escape_the_root() {
     }
     assert!(!outside.path().join("planted.txt").exists());
     assert!(!outside.path().join("new").exists());
-    assert_eq!(
-        std::fs::read(outside.path().join("secret.txt")).unwrap(),
-        b"secret"
-    );
+    assert_eq!(std::fs::read(outside.path().join("secret.txt")).unwrap(), b"secret");
     // A symlink inside the root still works.
     let (_, bytes, done) = c.data_cmd("RETR in-link");
     assert_eq!((bytes.as_slice(), done.code), (&b"inside"[..], 226));

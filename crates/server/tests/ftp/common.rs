@@ -1,9 +1,7 @@
 //! Test harness: a real server on port 0 in its own thread, and clients to drive it.
 
 use ferroftp_proto::reply::ReplyParser;
-use ferroftp_server::{
-    AnonymousAccess, LocalFs, Server, ServerConfig, ServerHandle, StaticAuthenticator,
-};
+use ferroftp_server::{AnonymousAccess, LocalFs, Server, ServerConfig, ServerHandle, StaticAuthenticator};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -23,6 +21,8 @@ pub const PASS: &str = "secret";
 pub struct TestServer {
     pub v4: SocketAddr,
     pub v6: Option<SocketAddr>,
+    /// The first implicit-FTPS listener, when configured.
+    pub implicit: Option<SocketAddr>,
     root: tempfile::TempDir,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
@@ -44,34 +44,21 @@ impl TestServer {
         let root_path = root.path().to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             rt.block_on(async move {
                 let storage = Arc::new(LocalFs::open(&root_path).expect("open root"));
                 let users = vec![(USER.to_string(), PASS.to_string())];
                 let auth = Arc::new(StaticAuthenticator::new(storage, anonymous, users));
                 let server = Server::bind(config, auth).await.expect("bind");
-                tx.send((server.local_addrs(), server.handle()))
-                    .expect("send addrs");
+                tx.send((server.local_addrs(), server.implicit_tls_addrs(), server.handle())).expect("send addrs");
                 server.run().await;
             });
         });
-        let (addrs, handle) = rx.recv().expect("server started");
-        let v4 = *addrs
-            .iter()
-            .find(|a| a.is_ipv4())
-            .expect("an IPv4 listener");
+        let (addrs, implicit, handle) = rx.recv().expect("server started");
+        let v4 = *addrs.iter().find(|a| a.is_ipv4()).expect("an IPv4 listener");
         let v6 = addrs.iter().find(|a| a.is_ipv6()).copied();
-        TestServer {
-            v4,
-            v6,
-            root,
-            handle,
-            thread: Some(thread),
-        }
+        TestServer { v4, v6, implicit: implicit.first().copied(), root, handle, thread: Some(thread) }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -114,6 +101,10 @@ impl TestServer {
         let mut r = self.raw();
         r.login(USER, PASS);
         r
+    }
+
+    pub fn handle(&self) -> &ServerHandle {
+        &self.handle
     }
 
     pub fn shutdown(&self) {
@@ -168,10 +159,30 @@ impl Reply {
     }
 }
 
-/// A control connection driven byte by byte.
+/// A byte stream a [`Raw`] session can run over: plain TCP or TLS.
+pub trait Wire: Read + Write + Send {
+    /// Ends TLS (close_notify both ways) so clear text can follow (CCC).
+    fn close_tls(&mut self) {}
+}
+
+impl Wire for TcpStream {}
+
+impl Wire for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    fn close_tls(&mut self) {
+        self.conn.send_close_notify();
+        self.flush().unwrap();
+        // Consume the server's close_notify so no TLS bytes are left for the clear text.
+        let mut buf = [0u8; 64];
+        while self.read(&mut buf).unwrap() > 0 {}
+    }
+}
+
+/// A control connection driven byte by byte, in clear text or over TLS.
 pub struct Raw {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    inner: BufReader<Box<dyn Wire>>,
+    /// The plain TCP stream, kept until the connection is upgraded to TLS.
+    tcp: Option<TcpStream>,
+    peer: SocketAddr,
     pub greeting: Reply,
 }
 
@@ -180,28 +191,80 @@ impl Raw {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut r = Raw {
-            reader: BufReader::new(s.try_clone().unwrap()),
-            writer: s,
-            greeting: Reply {
-                code: 0,
-                lines: vec![],
-            },
+            inner: BufReader::new(Box::new(s.try_clone().unwrap())),
+            tcp: Some(s),
+            peer: addr,
+            greeting: Reply { code: 0, lines: vec![] },
         };
         r.greeting = r.reply();
         assert_eq!(r.greeting.code, 220, "greeting: {:?}", r.greeting);
         r
     }
 
-    pub fn peer(&self) -> SocketAddr {
-        self.writer.peer_addr().unwrap()
+    /// Connects to an implicit-FTPS listener: TLS from the first byte.
+    pub fn connect_implicit(addr: SocketAddr, tls: &Arc<rustls::ClientConfig>) -> Raw {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let conn = rustls::ClientConnection::new(Arc::clone(tls), server_name()).unwrap();
+        let mut r = Raw {
+            inner: BufReader::new(Box::new(rustls::StreamOwned::new(conn, s))),
+            tcp: None,
+            peer: addr,
+            greeting: Reply { code: 0, lines: vec![] },
+        };
+        r.greeting = r.reply();
+        assert_eq!(r.greeting.code, 220, "greeting: {:?}", r.greeting);
+        r
     }
 
-    pub fn stream(&self) -> &TcpStream {
-        &self.writer
+    /// `AUTH TLS`, then the handshake on the control connection.
+    pub fn auth_tls(&mut self, tls: &Arc<rustls::ClientConfig>) {
+        self.expect("AUTH TLS", 234);
+        self.upgrade_after_234(tls);
+    }
+
+    /// Starts TLS on the control connection (the 234 reply was read).
+    pub fn upgrade_after_234(&mut self, tls: &Arc<rustls::ClientConfig>) {
+        assert!(self.inner.buffer().is_empty(), "bytes after the 234 reply");
+        let tcp = self.tcp.as_ref().expect("plain connection").try_clone().unwrap();
+        let conn = rustls::ClientConnection::new(Arc::clone(tls), server_name()).unwrap();
+        self.inner = BufReader::new(Box::new(rustls::StreamOwned::new(conn, tcp)));
+    }
+
+    /// After `200` to `CCC`: ends TLS and goes on in clear text.
+    pub fn end_tls(&mut self) {
+        assert!(self.inner.buffer().is_empty(), "bytes after the CCC reply");
+        self.inner.get_mut().close_tls();
+        let tcp = self.tcp.as_ref().expect("plain connection").try_clone().unwrap();
+        self.inner = BufReader::new(Box::new(tcp));
+    }
+
+    /// `AUTH TLS`, `PBSZ 0`, `PROT P`.
+    pub fn protect(&mut self, tls: &Arc<rustls::ClientConfig>) {
+        self.auth_tls(tls);
+        self.expect("PBSZ 0", 200);
+        self.expect("PROT P", 200);
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Reads raw bytes up to and including `end`.
+    pub fn read_until_suffix(&mut self, end: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !out.ends_with(end) {
+            let mut byte = [0u8; 1];
+            self.inner.read_exact(&mut byte).expect("read");
+            out.push(byte[0]);
+        }
+        out
     }
 
     pub fn send_bytes(&mut self, b: &[u8]) {
-        self.writer.write_all(b).unwrap();
+        let w = self.inner.get_mut();
+        w.write_all(b).unwrap();
+        w.flush().unwrap();
     }
 
     pub fn send(&mut self, line: &str) {
@@ -210,8 +273,7 @@ impl Raw {
 
     /// Reads one complete reply; panics on EOF.
     pub fn reply(&mut self) -> Reply {
-        self.try_reply()
-            .expect("connection closed while waiting for a reply")
+        self.try_reply().expect("connection closed while waiting for a reply")
     }
 
     /// Reads one complete reply, or `None` at end of stream.
@@ -219,25 +281,20 @@ impl Raw {
         let mut parser = ReplyParser::new();
         loop {
             let mut line = Vec::new();
-            let n = self
-                .reader
-                .read_until(b'\n', &mut line)
-                .expect("read reply");
+            let n = match self.inner.read_until(b'\n', &mut line) {
+                Ok(n) => n,
+                // A TLS peer closing without close_notify has closed all the same.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => panic!("read reply: {e}"),
+            };
             if n == 0 {
                 return None;
             }
-            assert!(
-                line.ends_with(b"\r\n"),
-                "reply line without CRLF: {:?}",
-                String::from_utf8_lossy(&line)
-            );
+            assert!(line.ends_with(b"\r\n"), "reply line without CRLF: {:?}", String::from_utf8_lossy(&line));
             line.truncate(line.len() - 2);
             let text = String::from_utf8(line).expect("reply is UTF-8");
             if let Some(r) = parser.feed(&text).expect("well-formed reply") {
-                return Some(Reply {
-                    code: r.code.0,
-                    lines: r.lines,
-                });
+                return Some(Reply { code: r.code.0, lines: r.lines });
             }
         }
     }
@@ -286,10 +343,7 @@ impl Raw {
         assert_eq!(done.code, 226, "{line:?} -> {done:?}");
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.is_empty() || text.ends_with("\r\n"));
-        text.split("\r\n")
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect()
+        text.split("\r\n").filter(|l| !l.is_empty()).map(str::to_string).collect()
     }
 
     /// Uploads bytes with a command (STOR/APPE/STOU) over EPSV; returns the 150 and final replies.
@@ -301,4 +355,96 @@ impl Raw {
         drop(data);
         (opened, self.reply())
     }
+}
+
+/// The name the test certificate is issued for.
+pub fn server_name() -> rustls::pki_types::ServerName<'static> {
+    rustls::pki_types::ServerName::try_from("localhost").unwrap()
+}
+
+/// A self-signed certificate for localhost, as PEM (certificate, key).
+pub fn test_certificate() -> (String, String) {
+    ferroftp_server::tls::generate_self_signed(&["localhost".into(), "127.0.0.1".into(), "::1".into()]).unwrap()
+}
+
+/// Server TLS settings with a fresh self-signed certificate.
+pub fn tls_settings() -> (ferroftp_server::TlsSettings, String) {
+    let (cert, key) = test_certificate();
+    let source = ferroftp_server::CertificateSource::Pem { cert: cert.clone(), key };
+    (ferroftp_server::TlsSettings::new(source), cert)
+}
+
+/// Trusts exactly one certificate, by its SHA-256 fingerprint (what users of a
+/// self-signed server do: pin the fingerprint it printed).
+#[derive(Debug)]
+struct Pinned {
+    fingerprint: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if ferroftp_server::tls::fingerprint(end_entity) == self.fingerprint {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("certificate fingerprint mismatch".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A client configuration that trusts `cert_pem` by fingerprint. Each call makes
+/// a new session store, so two configurations never resume each other's sessions.
+pub fn tls_client(cert_pem: &str) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Pinned { fingerprint: ferroftp_server::tls::fingerprint(&der), provider: Arc::clone(&provider) };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// A protected data connection to `port`. The handshake happens on first use,
+/// after the 150 reply, as real clients do it.
+pub fn tls_data(
+    addr: SocketAddr,
+    tls: &Arc<rustls::ClientConfig>,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let conn = rustls::ClientConnection::new(Arc::clone(tls), server_name()).unwrap();
+    rustls::StreamOwned::new(conn, s)
 }

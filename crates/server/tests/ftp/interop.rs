@@ -15,12 +15,8 @@ fn client(name: &str) -> Option<PathBuf> {
         return None;
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file());
-    Some(found.unwrap_or_else(|| {
-        panic!("FERROFTP_INTEROP=1 but `{name}` is not installed (.ci/run installs it)")
-    }))
+    let found = std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file());
+    Some(found.unwrap_or_else(|| panic!("FERROFTP_INTEROP=1 but `{name}` is not installed (.ci/run installs it)")))
 }
 
 #[track_caller]
@@ -37,27 +33,14 @@ fn check(cmd: &Command, out: Output) -> Output {
 
 #[track_caller]
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     check(cmd, out)
 }
 
 #[track_caller]
 fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write script");
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write script");
     let out = child.wait_with_output().expect("wait");
     check(cmd, out)
 }
@@ -118,51 +101,27 @@ fn curl() {
     let list = run(base().arg(url(&srv, "", "pub/")));
     assert!(String::from_utf8_lossy(&list.stdout).contains(" file.bin"));
     let out = work.path().join("dl.bin");
-    run(base()
-        .arg(url(&srv, "", "pub/file.bin"))
-        .arg("-o")
-        .arg(&out));
+    run(base().arg(url(&srv, "", "pub/file.bin")).arg("-o").arg(&out));
     assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&data));
     // Upload into new folders, with PASV instead of EPSV, and active mode (EPRT/PORT).
     let local = work.path().join("up.bin");
     std::fs::write(&local, &data).unwrap();
-    run(base()
-        .arg("--ftp-create-dirs")
-        .arg("-T")
-        .arg(&local)
-        .arg(url(&srv, &auth, "new/dir/up.bin")));
+    run(base().arg("--ftp-create-dirs").arg("-T").arg(&local).arg(url(&srv, &auth, "new/dir/up.bin")));
     assert_eq!(sha256(&srv.read("new/dir/up.bin")), sha256(&data));
-    run(base()
-        .arg("--disable-epsv")
-        .arg("-T")
-        .arg(&local)
-        .arg(url(&srv, &auth, "pasv.bin")));
+    run(base().arg("--disable-epsv").arg("-T").arg(&local).arg(url(&srv, &auth, "pasv.bin")));
     assert_eq!(sha256(&srv.read("pasv.bin")), sha256(&data));
-    run(base()
-        .args(["--ftp-port", "127.0.0.1"])
-        .arg(url(&srv, &auth, "pasv.bin"))
-        .arg("-o")
-        .arg(&out));
+    run(base().args(["--ftp-port", "127.0.0.1"]).arg(url(&srv, &auth, "pasv.bin")).arg("-o").arg(&out));
     assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&data));
     // Resume both ways (-C -): REST+RETR and SIZE+APPE.
     std::fs::write(&out, &data[..1_000_000]).unwrap();
-    run(base()
-        .args(["-C", "-"])
-        .arg(url(&srv, &auth, "pasv.bin"))
-        .arg("-o")
-        .arg(&out));
+    run(base().args(["-C", "-"]).arg(url(&srv, &auth, "pasv.bin")).arg("-o").arg(&out));
     assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&data));
     srv.write("resume.bin", &data[..2_000_000]);
-    run(base()
-        .args(["-C", "-", "-T"])
-        .arg(&local)
-        .arg(url(&srv, &auth, "resume.bin")));
+    run(base().args(["-C", "-", "-T"]).arg(&local).arg(url(&srv, &auth, "resume.bin")));
     assert_eq!(sha256(&srv.read("resume.bin")), sha256(&data));
     // IPv6.
     if let Some(v6) = srv.v6 {
-        let list = run(base()
-            .arg("-g")
-            .arg(format!("ftp://[::1]:{}/pub/", v6.port())));
+        let list = run(base().arg("-g").arg(format!("ftp://[::1]:{}/pub/", v6.port())));
         assert!(String::from_utf8_lossy(&list.stdout).contains(" file.bin"));
         run(base()
             .args(["-g", "--ftp-port", "::1"])
@@ -175,9 +134,7 @@ fn curl() {
     let names = run(base().arg("--list-only").arg(url(&srv, &auth, "new/dir/")));
     // curl turns the CRLF of an ASCII listing into the local line end.
     assert_eq!(String::from_utf8_lossy(&names.stdout), "up.bin\n");
-    run(base()
-        .args(["-Q", "-DELE pasv.bin"])
-        .arg(url(&srv, &auth, "")));
+    run(base().args(["-Q", "-DELE pasv.bin"]).arg(url(&srv, &auth, "")));
     assert!(!srv.path("pasv.bin").exists());
     // ASCII mode (;type=a). curl turns each CRLF, and each lone CR, into LF. The server
     // sends the stored "a CR LF" as "a CR CR LF" (every LF becomes CRLF), which curl
@@ -188,20 +145,10 @@ fn curl() {
     // Upload with --use-ascii: curl sends CRLF, the server stores LF.
     let lf = work.path().join("lf.txt");
     std::fs::write(&lf, b"x\ny\n").unwrap();
-    run(base()
-        .arg("--use-ascii")
-        .arg("-T")
-        .arg(&lf)
-        .arg(url(&srv, &auth, "ascii.txt")));
+    run(base().arg("--use-ascii").arg("-T").arg(&lf).arg(url(&srv, &auth, "ascii.txt")));
     assert_eq!(srv.read("ascii.txt"), b"x\ny\n");
     // Anonymous upload is refused in the default mode.
-    let refused = base()
-        .arg("-T")
-        .arg(&local)
-        .arg(url(&srv, "", "x.bin"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let refused = base().arg("-T").arg(&local).arg(url(&srv, "", "x.bin")).stdin(Stdio::null()).output().unwrap();
     assert!(!refused.status.success());
     assert!(!srv.path("x.bin").exists());
 }
@@ -209,13 +156,7 @@ fn curl() {
 fn lftp_cmd(lftp: &Path, srv: &TestServer, script: &str) -> Output {
     let settings = "set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 20; set net:reconnect-interval-base 1; set xfer:clobber on; set cmd:fail-exit yes";
     run(Command::new(lftp)
-        .args([
-            "-u",
-            &format!("{USER},{PASS}"),
-            "-p",
-            &srv.v4.port().to_string(),
-            "-e",
-        ])
+        .args(["-u", &format!("{USER},{PASS}"), "-p", &srv.v4.port().to_string(), "-e"])
         .arg(format!("{settings}; {script}; bye"))
         .arg("127.0.0.1"))
 }
@@ -230,37 +171,19 @@ fn lftp_mirror_both_ways() {
     let expected = tree(&local);
     assert_eq!(expected.keys().filter(|k| !k.ends_with('/')).count(), 200);
     // Upload the tree (mirror -R), then download it back (mirror), then again in active mode.
-    lftp_cmd(
-        &lftp,
-        &srv,
-        &format!("mirror -R --parallel=3 '{}' up", local.display()),
-    );
+    lftp_cmd(&lftp, &srv, &format!("mirror -R --parallel=3 '{}' up", local.display()));
     assert_eq!(tree(&srv.path("up")), expected, "mirror -R result differs");
     let back = work.path().join("back");
-    lftp_cmd(
-        &lftp,
-        &srv,
-        &format!("mirror --parallel=3 up '{}'", back.display()),
-    );
+    lftp_cmd(&lftp, &srv, &format!("mirror --parallel=3 up '{}'", back.display()));
     assert_eq!(tree(&back), expected, "mirror result differs");
     let active = work.path().join("active");
-    lftp_cmd(
-        &lftp,
-        &srv,
-        &format!("set ftp:passive-mode off; mirror up '{}'", active.display()),
-    );
+    lftp_cmd(&lftp, &srv, &format!("set ftp:passive-mode off; mirror up '{}'", active.display()));
     assert_eq!(tree(&active), expected, "active-mode mirror result differs");
     // Single commands.
-    let out = lftp_cmd(
-        &lftp,
-        &srv,
-        "cd up/alpha; ls; mkdir made; rm 'file 1.bin'; mv 'file 6.bin' renamed.bin; cls -1",
-    );
+    let out =
+        lftp_cmd(&lftp, &srv, "cd up/alpha; ls; mkdir made; rm 'file 1.bin'; mv 'file 6.bin' renamed.bin; cls -1");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("renamed.bin") && text.contains("made"),
-        "{text}"
-    );
+    assert!(text.contains("renamed.bin") && text.contains("made"), "{text}");
     assert!(!srv.path("up/alpha/file 1.bin").exists());
     assert!(srv.path("up/alpha/renamed.bin").exists());
 }
@@ -286,10 +209,7 @@ fn tnftp_scripted_get_put_mget_mput() {
         up = up.display(),
         down = down.display()
     );
-    let out = run_with_stdin(
-        Command::new(&tnftp).args(["-n", "-v", "127.0.0.1", &srv.v4.port().to_string()]),
-        &script,
-    );
+    let out = run_with_stdin(Command::new(&tnftp).args(["-n", "-v", "127.0.0.1", &srv.v4.port().to_string()]), &script);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(srv.read("incoming/single.bin"), big, "put");
     for i in 0..5 {
@@ -299,21 +219,9 @@ fn tnftp_scripted_get_put_mget_mput() {
             "mput m{i}"
         );
     }
-    assert_eq!(
-        std::fs::read(down.join("r1.dat")).unwrap(),
-        b"first remote",
-        "get"
-    );
-    assert_eq!(
-        std::fs::read(down.join("r2.dat")).unwrap(),
-        b"second remote",
-        "mget"
-    );
-    assert_eq!(
-        std::fs::read(down.join("copy.bin")).unwrap(),
-        big,
-        "get to a new name"
-    );
+    assert_eq!(std::fs::read(down.join("r1.dat")).unwrap(), b"first remote", "get");
+    assert_eq!(std::fs::read(down.join("r2.dat")).unwrap(), b"second remote", "mget");
+    assert_eq!(std::fs::read(down.join("copy.bin")).unwrap(), big, "get to a new name");
     assert!(text.contains("m4.txt"), "ls output: {text}");
 }
 
@@ -395,8 +303,5 @@ fn python_ftplib() {
         PASS,
         &v6_port.to_string(),
     ]));
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("ftplib ok"),
-        "{out:?}"
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ftplib ok"), "{out:?}");
 }

@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod common;
+mod ftps;
 mod interop;
 mod protocol;
 mod transfers;

@@ -65,19 +65,13 @@ fn host_command_rfc7151() {
 fn directories_and_quoting() {
     let srv = TestServer::start();
     let mut c = srv.raw_alice();
-    assert_eq!(
-        c.expect("PWD", 257).text(),
-        "\"/\" is the current directory."
-    );
+    assert_eq!(c.expect("PWD", 257).text(), "\"/\" is the current directory.");
     assert_eq!(c.expect("MKD a\"b", 257).text(), "\"/a\"\"b\" created.");
     assert!(srv.path("a\"b").is_dir());
     c.expect("XMKD sub dir", 257);
     c.expect("MKD sub dir", 550);
     c.expect("CWD sub dir", 250);
-    assert_eq!(
-        c.expect("XPWD", 257).text(),
-        "\"/sub dir\" is the current directory."
-    );
+    assert_eq!(c.expect("XPWD", 257).text(), "\"/sub dir\" is the current directory.");
     c.expect("MKD inner", 257);
     c.expect("XCWD inner", 250);
     c.expect("CDUP", 250);
@@ -122,12 +116,7 @@ fn size_and_mdtm() {
     let srv = TestServer::start();
     srv.write("t.txt", b"a\nb\nc");
     let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
-    std::fs::File::options()
-        .write(true)
-        .open(srv.path("t.txt"))
-        .unwrap()
-        .set_modified(when)
-        .unwrap();
+    std::fs::File::options().write(true).open(srv.path("t.txt")).unwrap().set_modified(when).unwrap();
     let mut c = srv.raw_alice();
     c.expect("TYPE I", 200);
     assert_eq!(c.expect("SIZE t.txt", 213).text(), "5");
@@ -146,19 +135,13 @@ fn size_and_mdtm() {
 fn type_stru_mode_rest_allo() {
     let srv = TestServer::start();
     let mut c = srv.raw_alice();
-    for ok in [
-        "TYPE A", "TYPE A N", "TYPE I", "TYPE L 8", "type i", "STRU F", "MODE S",
-    ] {
+    for ok in ["TYPE A", "TYPE A N", "TYPE I", "TYPE L 8", "type i", "STRU F", "MODE S"] {
         c.expect(ok, 200);
     }
-    for unsupported in [
-        "TYPE A T", "TYPE E", "TYPE L 7", "STRU R", "STRU P", "MODE B", "MODE C",
-    ] {
+    for unsupported in ["TYPE A T", "TYPE E", "TYPE L 7", "STRU R", "STRU P", "MODE B", "MODE C"] {
         c.expect(unsupported, 504);
     }
-    for bad in [
-        "TYPE X", "TYPE", "STRU Q", "MODE Z", "REST abc", "REST -1", "REST",
-    ] {
+    for bad in ["TYPE X", "TYPE", "STRU Q", "MODE Z", "REST abc", "REST -1", "REST"] {
         c.expect(bad, 501);
     }
     assert!(c.expect("REST 100", 350).text().contains("100"));
@@ -171,14 +154,7 @@ fn feat_lists_every_extension() {
     let srv = TestServer::start();
     let mut c = srv.raw();
     c.send("FEAT");
-    let mut wire = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !wire.ends_with(b"211 End\r\n") {
-        let n = c.stream().try_clone().unwrap().read(&mut buf).unwrap();
-        assert!(n > 0);
-        wire.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8(wire).unwrap();
+    let text = String::from_utf8(c.read_until_suffix(b"211 End\r\n")).unwrap();
     assert!(text.starts_with("211-Extensions supported:\r\n"), "{text}");
     for feature in [
         " EPRT\r\n",
@@ -204,25 +180,14 @@ fn opts_help_syst_noop_clnt_stat() {
     c.expect("OPTS UTF8 ON", 200);
     c.expect("OPTS UTF8 OFF", 504);
     c.expect("OPTS BOGUS", 501);
-    assert_eq!(
-        c.expect("OPTS MLST size;type;nonsense;", 200).text(),
-        "MLST OPTS type;size;"
-    );
+    assert_eq!(c.expect("OPTS MLST size;type;nonsense;", 200).text(), "MLST OPTS type;size;");
     let mlst = c.expect("MLST f.txt", 250);
     assert_eq!(mlst.lines[1], " type=file;size=5; /f.txt");
     c.send("FEAT");
-    assert!(
-        c.reply()
-            .lines
-            .iter()
-            .any(|l| l == " MLST type*;size*;modify;perm;unique;UNIX.mode;")
-    );
+    assert!(c.reply().lines.iter().any(|l| l == " MLST type*;size*;modify;perm;unique;UNIX.mode;"));
     let help = c.expect("HELP", 214);
     assert!(help.lines.len() > 3 && help.text().contains("RETR") && help.text().contains("XCWD"));
-    assert_eq!(
-        c.expect("HELP retr", 214).text(),
-        "Syntax: RETR <sp> pathname"
-    );
+    assert_eq!(c.expect("HELP retr", 214).text(), "Syntax: RETR <sp> pathname");
     c.expect("HELP BOGUS", 502);
     assert_eq!(c.expect("SYST", 215).text(), "UNIX Type: L8");
     c.expect("NOOP", 200);
@@ -230,12 +195,7 @@ fn opts_help_syst_noop_clnt_stat() {
     let stat = c.expect("STAT", 211);
     assert!(stat.text().contains("Logged in as alice"), "{stat:?}");
     let dir = c.expect("STAT /", 212);
-    assert!(
-        dir.lines
-            .iter()
-            .any(|l| l.starts_with("-rw") && l.ends_with(" f.txt")),
-        "{dir:?}"
-    );
+    assert!(dir.lines.iter().any(|l| l.starts_with("-rw") && l.ends_with(" f.txt")), "{dir:?}");
     let file = c.expect("STAT f.txt", 213);
     assert!(file.lines[1].ends_with(" f.txt"), "{file:?}");
     c.expect("STAT missing", 550);
@@ -248,25 +208,14 @@ fn site_help_and_chmod() {
     let mut c = srv.raw_alice();
     assert!(c.expect("SITE HELP", 214).text().contains("CHMOD"));
     c.expect("SITE CHMOD 600 f.txt", 200);
-    assert_eq!(
-        std::fs::metadata(srv.path("f.txt"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(srv.path("f.txt")).unwrap().permissions().mode() & 0o777, 0o600);
     c.expect("SITE CHMOD 99 f.txt", 501);
     c.expect("SITE CHMOD 644", 501);
     c.expect("SITE CHMOD 644 missing", 550);
     c.expect("SITE EXEC rm -rf /", 500);
     let mut anon = srv.raw();
     anon.login("anonymous", "a@b");
-    assert!(
-        anon.expect("SITE CHMOD 777 f.txt", 550)
-            .text()
-            .contains("'write'")
-    );
+    assert!(anon.expect("SITE CHMOD 777 f.txt", 550).text().contains("'write'"));
 }
 
 #[test]
@@ -280,28 +229,13 @@ fn list_nlst_options_globs_and_files() {
     let mut c = srv.raw_alice();
     let plain = c.listing("LIST");
     assert_eq!(plain.len(), 4, "{plain:?}");
-    assert!(
-        plain
-            .iter()
-            .any(|l| l.starts_with("drwx") && l.ends_with(" sub"))
-    );
-    assert!(
-        plain
-            .iter()
-            .any(|l| l.starts_with("-rw-") && l.contains(" 2 ") && l.ends_with(" b.log"))
-    );
-    assert!(
-        plain
-            .iter()
-            .any(|l| l.starts_with('l') && l.ends_with(" link -> a.txt"))
-    );
+    assert!(plain.iter().any(|l| l.starts_with("drwx") && l.ends_with(" sub")));
+    assert!(plain.iter().any(|l| l.starts_with("-rw-") && l.contains(" 2 ") && l.ends_with(" b.log")));
+    assert!(plain.iter().any(|l| l.starts_with('l') && l.ends_with(" link -> a.txt")));
     assert!(!plain.iter().any(|l| l.ends_with(".hidden")));
     for opts in ["LIST -a", "LIST -la", "LIST -aln", "LIST -l -a"] {
         let all = c.listing(opts);
-        assert!(
-            all.iter().any(|l| l.ends_with(" .hidden")),
-            "{opts}: {all:?}"
-        );
+        assert!(all.iter().any(|l| l.ends_with(" .hidden")), "{opts}: {all:?}");
     }
     assert_eq!(c.listing("LIST -l").len(), 4);
     let sub = c.listing("LIST -la sub");
@@ -334,10 +268,7 @@ fn mlsd_and_mlst_grammar() {
     let mut c = srv.raw_alice();
     let lines = c.listing("MLSD");
     assert_eq!(lines.len(), 3, "MLSD shows dot files: {lines:?}");
-    let f = lines
-        .iter()
-        .find(|l| l.ends_with("; f.txt"))
-        .expect("f.txt");
+    let f = lines.iter().find(|l| l.ends_with("; f.txt")).expect("f.txt");
     let parsed = ferroftp_proto::listing::parse_mlsx_line(f).unwrap();
     assert_eq!(parsed.get("type"), Some("file"));
     assert_eq!(parsed.get("size"), Some("3"));
@@ -351,10 +282,7 @@ fn mlsd_and_mlst_grammar() {
     c.expect("MLSD missing", 550);
     let r = c.expect("MLST f.txt", 250);
     assert_eq!(r.lines.len(), 3);
-    assert!(
-        r.lines[1].starts_with(" type=file;size=3;") && r.lines[1].ends_with("; /f.txt"),
-        "{r:?}"
-    );
+    assert!(r.lines[1].starts_with(" type=file;size=3;") && r.lines[1].ends_with("; /f.txt"), "{r:?}");
     let cdir = c.expect("MLST", 250);
     assert!(cdir.lines[1].starts_with(" type=cdir;"), "{cdir:?}");
     let mut anon = srv.raw();
@@ -387,26 +315,18 @@ fn passive_port_range_is_honoured() {
     let probe = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = probe.local_addr().unwrap().port();
     drop(probe);
-    let srv = TestServer::start_with(AnonymousAccess::Read, |c| {
-        c.passive_ports = Some(base..=base.saturating_add(3))
-    });
+    let srv = TestServer::start_with(AnonymousAccess::Read, |c| c.passive_ports = Some(base..=base.saturating_add(3)));
     let mut c = srv.raw_alice();
     for _ in 0..4 {
         let r = c.expect("EPSV", 229);
         let port = ferroftp_proto::hostport::parse_epsv_reply(&r.text()).unwrap();
-        assert!(
-            (base..=base + 3).contains(&port),
-            "{port} outside {base}..={}",
-            base + 3
-        );
+        assert!((base..=base + 3).contains(&port), "{port} outside {base}..={}", base + 3);
     }
 }
 
 #[test]
 fn public_address_in_pasv_reply() {
-    let srv = TestServer::start_with(AnonymousAccess::Read, |c| {
-        c.public_address = Some("192.0.2.7".into())
-    });
+    let srv = TestServer::start_with(AnonymousAccess::Read, |c| c.public_address = Some("192.0.2.7".into()));
     let mut c = srv.raw_alice();
     let r = c.expect("PASV", 227);
     assert!(r.text().contains("(192,0,2,7,"), "{r:?}");
@@ -505,9 +425,7 @@ fn anonymous_write_mode_uploads_but_never_overwrites() {
 
 #[test]
 fn idle_timeout_sends_421() {
-    let srv = TestServer::start_with(AnonymousAccess::Read, |c| {
-        c.idle_timeout = std::time::Duration::from_secs(1)
-    });
+    let srv = TestServer::start_with(AnonymousAccess::Read, |c| c.idle_timeout = std::time::Duration::from_secs(1));
     let mut c = srv.raw();
     let r = c.reply();
     assert_eq!(r.code, 421, "{r:?}");

@@ -12,25 +12,12 @@ fn round_trip(srv: &TestServer, ftp: &mut FtpStream, sizes: &[usize], tag: &str)
     for (i, &n) in sizes.iter().enumerate() {
         let data = content(n, i as u64 + 1);
         let name = format!("{tag}-{n}.bin");
-        let sent = ftp
-            .put_file(&name, &mut Cursor::new(&data))
-            .unwrap_or_else(|e| panic!("{tag} STOR {n}: {e}"));
+        let sent = ftp.put_file(&name, &mut Cursor::new(&data)).unwrap_or_else(|e| panic!("{tag} STOR {n}: {e}"));
         assert_eq!(sent, n as u64);
-        assert_eq!(
-            sha256(&srv.read(&name)),
-            sha256(&data),
-            "{tag}: stored {n} bytes differ"
-        );
-        let back = ftp
-            .retr_as_buffer(&name)
-            .unwrap_or_else(|e| panic!("{tag} RETR {n}: {e}"))
-            .into_inner();
+        assert_eq!(sha256(&srv.read(&name)), sha256(&data), "{tag}: stored {n} bytes differ");
+        let back = ftp.retr_as_buffer(&name).unwrap_or_else(|e| panic!("{tag} RETR {n}: {e}")).into_inner();
         assert_eq!(back.len(), n);
-        assert_eq!(
-            sha256(&back),
-            sha256(&data),
-            "{tag}: retrieved {n} bytes differ"
-        );
+        assert_eq!(sha256(&back), sha256(&data), "{tag}: retrieved {n} bytes differ");
         assert_eq!(ftp.size(&name).unwrap(), n);
     }
 }
@@ -86,10 +73,7 @@ fn hundred_mib_up_and_down() {
     let data = content(100 * 1024 * 1024, 42);
     let mut ftp = srv.ftp();
     ftp.set_mode(Mode::ExtendedPassive);
-    assert_eq!(
-        ftp.put_file("big.bin", &mut Cursor::new(&data)).unwrap(),
-        data.len() as u64
-    );
+    assert_eq!(ftp.put_file("big.bin", &mut Cursor::new(&data)).unwrap(), data.len() as u64);
     assert_eq!(sha256(&srv.read("big.bin")), sha256(&data));
     let back = ftp.retr_as_buffer("big.bin").unwrap().into_inner();
     assert_eq!(sha256(&back), sha256(&data));
@@ -108,8 +92,7 @@ fn resume_download_and_upload() {
     // Upload: half is there, REST + STOR sends the rest.
     srv.write("u.bin", &data[..150_000]);
     ftp.resume_transfer(150_000).unwrap();
-    ftp.put_file("u.bin", &mut Cursor::new(&data[150_000..]))
-        .unwrap();
+    ftp.put_file("u.bin", &mut Cursor::new(&data[150_000..])).unwrap();
     assert_eq!(sha256(&srv.read("u.bin")), sha256(&data));
     // REST then STOR on a longer file cuts off what follows the new data.
     srv.write("v.bin", &data);
@@ -129,8 +112,7 @@ fn resume_download_and_upload() {
     assert_eq!(srv.read("x.bin"), b"0123ab");
     // APPE-based resume (curl -C -, lftp).
     srv.write("w.bin", &data[..5]);
-    ftp.append_file("w.bin", &mut Cursor::new(&data[5..]))
-        .unwrap();
+    ftp.append_file("w.bin", &mut Cursor::new(&data[5..])).unwrap();
     assert_eq!(sha256(&srv.read("w.bin")), sha256(&data));
 }
 
@@ -182,10 +164,7 @@ fn abor_during_transfer_with_telnet_sync() {
     let _ = data.read_to_end(&mut rest);
     assert!(rest.len() < 99 * 1024 * 1024);
     c.expect("NOOP", 200);
-    assert_eq!(
-        c.expect("SIZE big.bin", 213).text(),
-        (100 * 1024 * 1024).to_string()
-    );
+    assert_eq!(c.expect("SIZE big.bin", 213).text(), (100 * 1024 * 1024).to_string());
 }
 
 #[test]
@@ -207,10 +186,7 @@ fn stat_and_noop_answered_during_transfer_and_quit_waits() {
     let srv = TestServer::start();
     let (mut c, mut data) = start_big_retr(&srv);
     let stat = c.expect("STAT", 211);
-    assert!(
-        stat.text().contains("Transferring: RETR /big.bin"),
-        "{stat:?}"
-    );
+    assert!(stat.text().contains("Transferring: RETR /big.bin"), "{stat:?}");
     c.expect("NOOP", 200);
     // QUIT during a transfer: the transfer's reply first, then 221 (RFC 959 §4.1.1).
     c.send("QUIT");
@@ -234,11 +210,7 @@ fn aborted_upload_leaves_no_file() {
     assert_eq!(c.reply().code, 426);
     assert_eq!(c.reply().code, 226);
     assert!(!srv.path("partial.bin").exists());
-    assert!(
-        srv.disk_names("").is_empty(),
-        "leftovers: {:?}",
-        srv.disk_names("")
-    );
+    assert!(srv.disk_names("").is_empty(), "leftovers: {:?}", srv.disk_names(""));
 }
 
 #[test]
@@ -251,9 +223,7 @@ fn reset_upload_keeps_the_old_file_and_leaves_nothing_else() {
     c.expect("STOR keep.bin", 150);
     data.write_all(&content(256 * 1024, 6)).unwrap();
     // A connection reset (RST), not a clean end of file: the upload is broken.
-    socket2::SockRef::from(&data)
-        .set_linger(Some(std::time::Duration::ZERO))
-        .unwrap();
+    socket2::SockRef::from(&data).set_linger(Some(std::time::Duration::ZERO)).unwrap();
     drop(data);
     let r = c.reply();
     assert_eq!(r.code, 426, "{r:?}");
@@ -302,10 +272,8 @@ fn type_a_converts_both_ways() {
     assert_eq!(bytes, b"one\ntwo\n\nthree");
     // suppaftp's ASCII mode agrees.
     let mut ftp = srv.ftp();
-    ftp.transfer_type(FileType::Ascii(FormatControl::Default))
-        .unwrap();
-    ftp.put_file("lib.txt", &mut Cursor::new(b"x\ny\n"))
-        .unwrap();
+    ftp.transfer_type(FileType::Ascii(FormatControl::Default)).unwrap();
+    ftp.put_file("lib.txt", &mut Cursor::new(b"x\ny\n")).unwrap();
     assert_eq!(srv.read("lib.txt"), b"x\ny\n");
 }
 
@@ -314,26 +282,15 @@ fn non_ascii_names_everywhere() {
     let srv = TestServer::start();
     let mut ftp = srv.ftp();
     ftp.set_mode(Mode::ExtendedPassive);
-    let names = [
-        "Привет мир.txt",
-        "文件名.txt",
-        "فایل نمونه.txt",
-        "Ķēķis ūdenī ģērbies.txt",
-    ];
+    let names = ["Привет мир.txt", "文件名.txt", "فایل نمونه.txt", "Ķēķis ūdenī ģērbies.txt"];
     for (i, name) in names.iter().enumerate() {
         let data = content(1000 + i, i as u64);
         ftp.put_file(name, &mut Cursor::new(&data)).unwrap();
         assert_eq!(srv.read(name), data, "{name} on disk");
         let list = ftp.list(None).unwrap();
-        assert!(
-            list.iter().any(|l| l.ends_with(&format!(" {name}"))),
-            "LIST lacks {name}: {list:?}"
-        );
+        assert!(list.iter().any(|l| l.ends_with(&format!(" {name}"))), "LIST lacks {name}: {list:?}");
         let mlsd = ftp.mlsd(None).unwrap();
-        assert!(
-            mlsd.iter().any(|l| l.ends_with(&format!("; {name}"))),
-            "MLSD lacks {name}: {mlsd:?}"
-        );
+        assert!(mlsd.iter().any(|l| l.ends_with(&format!("; {name}"))), "MLSD lacks {name}: {mlsd:?}");
         assert_eq!(ftp.retr_as_buffer(name).unwrap().into_inner(), data);
         let renamed = format!("новое-{i}-{name}");
         ftp.rename(*name, &renamed).unwrap();
@@ -354,11 +311,7 @@ fn concurrent_sessions_do_not_disturb_each_other() {
             let srv = &srv;
             scope.spawn(move || {
                 let mut ftp = srv.ftp();
-                ftp.set_mode(if t % 2 == 0 {
-                    Mode::ExtendedPassive
-                } else {
-                    Mode::Passive
-                });
+                ftp.set_mode(if t % 2 == 0 { Mode::ExtendedPassive } else { Mode::Passive });
                 for j in 0..5u64 {
                     let data = content(200_000 + j as usize, t * 100 + j);
                     let name = format!("c{t}-{j}.bin");
@@ -382,10 +335,7 @@ fn listings_of_a_100000_entry_directory_stream_completely() {
     for (cmd, suffix) in [("NLST many", ""), ("LIST many", ""), ("MLSD many", "; ")] {
         let lines = c.listing(cmd);
         assert_eq!(lines.len(), 100_000, "{cmd}");
-        let mut names: Vec<&str> = lines
-            .iter()
-            .map(|l| l.rsplit(' ').next().unwrap())
-            .collect();
+        let mut names: Vec<&str> = lines.iter().map(|l| l.rsplit(' ').next().unwrap()).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), 100_000, "{cmd}: duplicate or missing names");

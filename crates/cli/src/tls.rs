@@ -1,0 +1,166 @@
+//! FTPS options of `ferroftp serve`, and `ferroftp cert generate`.
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use ferroftp_server::tls::{CertificateSource, TlsPolicy, TlsSettings, generate_self_signed};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// FTPS (FTP over TLS, RFC 4217).
+#[derive(Args, Debug, Default)]
+pub struct TlsArgs {
+    /// Offer explicit FTPS (AUTH TLS). Without --tls-cert/--tls-key a self-signed
+    /// certificate is generated once and kept in the state directory.
+    #[arg(long)]
+    tls: bool,
+
+    /// Require TLS: USER before AUTH TLS and data transfers without PROT P are refused.
+    #[arg(long)]
+    tls_required: bool,
+
+    /// PEM certificate chain (leaf first). Implies --tls.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key of the certificate. Implies --tls.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Also listen for implicit FTPS (TLS from the first byte; clients use ftps://).
+    /// Repeatable. Implies --tls.
+    #[arg(long = "implicit-tls", value_name = "ADDR:PORT")]
+    implicit_tls: Vec<SocketAddr>,
+
+    /// Accept protected data connections that do not resume the control
+    /// connection's TLS session (for clients that cannot; weaker against hijacking).
+    #[arg(long)]
+    no_tls_session_reuse: bool,
+
+    /// Allow CCC (return the control connection to clear text after login).
+    #[arg(long)]
+    allow_ccc: bool,
+
+    /// Where a generated certificate is kept
+    /// (default: $XDG_STATE_HOME/ferroftp or ~/.local/state/ferroftp).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Addresses of the implicit listeners, for the certificate's names.
+    pub fn implicit_tls_hosts(&self) -> Vec<String> {
+        self.implicit_tls.iter().map(|a| a.ip().to_string()).collect()
+    }
+
+    fn enabled(&self) -> bool {
+        self.tls || self.tls_required || self.tls_cert.is_some() || !self.implicit_tls.is_empty()
+    }
+
+    /// The TLS settings these options ask for, generating a certificate if needed.
+    /// `names` are the host names and addresses a generated certificate covers.
+    pub fn settings(&self, names: &[String]) -> anyhow::Result<Option<(TlsSettings, Option<PathBuf>)>> {
+        if !self.enabled() {
+            return Ok(None);
+        }
+        let (source, generated) = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => (CertificateSource::Files { cert: cert.clone(), key: key.clone() }, None),
+            _ => {
+                let dir = self.state_dir.clone().unwrap_or_else(default_state_dir);
+                let (cert, key) = self_signed_in(&dir, names)?;
+                (CertificateSource::Files { cert: cert.clone(), key }, Some(cert))
+            }
+        };
+        let mut settings = TlsSettings::new(source);
+        if self.tls_required {
+            settings.control = TlsPolicy::Required;
+            settings.data_required = true;
+        }
+        settings.require_session_reuse = !self.no_tls_session_reuse;
+        settings.allow_ccc = self.allow_ccc;
+        settings.implicit_listen = self.implicit_tls.clone();
+        Ok(Some((settings, generated)))
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("ferroftp");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/state/ferroftp"),
+        None => PathBuf::from(".ferroftp-state"),
+    }
+}
+
+/// The self-signed certificate in `dir`, created on first use.
+fn self_signed_in(dir: &Path, names: &[String]) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let cert = dir.join("self-signed-cert.pem");
+    let key = dir.join("self-signed-key.pem");
+    if cert.exists() && key.exists() {
+        return Ok((cert, key));
+    }
+    write_pair(&cert, &key, names)?;
+    Ok((cert, key))
+}
+
+fn write_pair(cert: &Path, key: &Path, names: &[String]) -> anyhow::Result<()> {
+    let (cert_pem, key_pem) = generate_self_signed(names)?;
+    if let Some(dir) = cert.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(cert, cert_pem).with_context(|| format!("writing {}", cert.display()))?;
+    write_private(key, key_pem.as_bytes()).with_context(|| format!("writing {}", key.display()))?;
+    Ok(())
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}
+
+/// Certificate tools.
+#[derive(Subcommand, Debug)]
+pub enum CertCommand {
+    /// Write a new self-signed certificate and key (PEM) and print its SHA-256 fingerprint.
+    Generate {
+        /// Host names and addresses the certificate is for; repeatable.
+        #[arg(long = "name", value_name = "HOST", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()])]
+        names: Vec<String>,
+        /// Certificate file to write.
+        #[arg(long, value_name = "FILE", default_value = "ferroftp-cert.pem")]
+        cert: PathBuf,
+        /// Private key file to write (mode 0600).
+        #[arg(long, value_name = "FILE", default_value = "ferroftp-key.pem")]
+        key: PathBuf,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub fn run_cert(cmd: CertCommand) -> anyhow::Result<()> {
+    match cmd {
+        CertCommand::Generate { names, cert, key, force } => {
+            for path in [&cert, &key] {
+                if path.exists() && !force {
+                    bail!("{} exists; pass --force to replace it", path.display());
+                }
+            }
+            write_pair(&cert, &key, &names)?;
+            let source = CertificateSource::Files { cert: cert.clone(), key: key.clone() };
+            let identity = ferroftp_server::tls::Identity::load(&source)?;
+            println!("wrote {} and {}", cert.display(), key.display());
+            println!("for: {}", names.join(", "));
+            println!("SHA-256 fingerprint: {}", identity.fingerprint());
+            Ok(())
+        }
+    }
+}

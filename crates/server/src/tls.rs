@@ -1,0 +1,286 @@
+//! FTPS (RFC 4217): certificates, TLS settings, and the per-session TLS state
+//! that makes data connections resume the control connection's TLS session.
+//!
+//! Session reuse: every control session gets its own copy of the server's
+//! rustls configuration with a private session cache. The control handshake
+//! fills that cache; a data connection accepted with the same configuration can
+//! only resume a session from it, so "the data connection resumed" means "it
+//! resumed *this* control connection's session" (what vsftpd's
+//! `require_ssl_reuse` checks, and what stops data-connection hijacking).
+
+use rustls::server::StoresServerSessions;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio_rustls::TlsAcceptor;
+
+/// TLS on the control connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsPolicy {
+    /// Clients may use `AUTH TLS`.
+    Optional,
+    /// USER and PASS are refused until the control connection is protected.
+    Required,
+}
+
+/// Where the certificate chain and key come from.
+#[derive(Debug, Clone)]
+pub enum CertificateSource {
+    /// PEM files, re-read on [`reload`](crate::ServerHandle::reload_tls).
+    Files { cert: PathBuf, key: PathBuf },
+    /// PEM text held in memory.
+    Pem { cert: String, key: String },
+}
+
+/// Everything about FTPS.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub certificate: CertificateSource,
+    pub control: TlsPolicy,
+    /// Data connections must be protected (`PROT P`); transfers under `PROT C` get 521.
+    pub data_required: bool,
+    /// A protected data connection must resume the control connection's TLS session.
+    pub require_session_reuse: bool,
+    /// Allow `CCC` (clear command channel). Off by default.
+    pub allow_ccc: bool,
+    /// Listeners speaking TLS from the first byte (implicit FTPS, usually port 990).
+    pub implicit_listen: Vec<SocketAddr>,
+    /// Time allowed for a TLS handshake.
+    pub handshake_timeout: Duration,
+}
+
+impl TlsSettings {
+    /// Optional explicit TLS with the safe defaults.
+    pub fn new(certificate: CertificateSource) -> Self {
+        TlsSettings {
+            certificate,
+            control: TlsPolicy::Optional,
+            data_required: false,
+            require_session_reuse: true,
+            allow_ccc: false,
+            implicit_listen: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a certificate or key could not be used. Each names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("{cert} and {key} do not belong together: the key does not match the certificate")]
+    Mismatch { cert: String, key: String },
+    #[error("{path}: the certificate expired on {not_after}; renew it")]
+    Expired { path: String, not_after: String },
+    #[error("{path}: the certificate is not valid before {not_before}")]
+    NotYetValid { path: String, not_before: String },
+    #[error("TLS setup: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("generating a certificate: {0}")]
+    Generate(String),
+}
+
+/// A loaded certificate chain and key.
+#[derive(Debug)]
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+fn file_error(path: &str, message: impl Into<String>) -> TlsError {
+    TlsError::File { path: path.to_string(), message: message.into() }
+}
+
+impl Identity {
+    /// Loads and checks a certificate source: the chain parses, the key
+    /// matches, and the leaf certificate is valid now.
+    pub fn load(source: &CertificateSource) -> Result<Identity, TlsError> {
+        let (cert_name, key_name, chain, key) = match source {
+            CertificateSource::Files { cert, key } => {
+                let (c, k) = (cert.display().to_string(), key.display().to_string());
+                let chain = read_chain(cert.as_path(), &c)?;
+                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                    file_error(&k, format!("no usable private key ({e}); expected a PEM PRIVATE KEY block"))
+                })?;
+                (c, k, chain, key)
+            }
+            CertificateSource::Pem { cert, key } => {
+                let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| file_error("certificate", e.to_string()))?;
+                let key =
+                    PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| file_error("key", e.to_string()))?;
+                ("certificate".to_string(), "key".to_string(), chain, key)
+            }
+        };
+        if chain.is_empty() {
+            return Err(file_error(&cert_name, "no CERTIFICATE block found; expected a PEM certificate chain"));
+        }
+        check_validity(&chain[0], &cert_name)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let signing = provider
+            .key_provider
+            .load_private_key(key.clone_key())
+            .map_err(|e| file_error(&key_name, format!("unsupported private key: {e}")))?;
+        let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing);
+        if certified.keys_match().is_err() {
+            return Err(TlsError::Mismatch { cert: cert_name, key: key_name });
+        }
+        Ok(Identity { chain, key })
+    }
+
+    /// SHA-256 fingerprint of the leaf certificate, as `AB:CD:…`, for pinning.
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.chain[0])
+    }
+
+    fn server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        Ok(config)
+    }
+}
+
+fn read_chain(path: &Path, name: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = std::fs::read(path).map_err(|e| file_error(name, format!("cannot read: {e}")))?;
+    CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_error(name, format!("not a PEM certificate chain: {e}")))
+}
+
+fn check_validity(cert: &CertificateDer<'_>, name: &str) -> Result<(), TlsError> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref())
+        .map_err(|e| file_error(name, format!("cannot parse the certificate: {e}")))?;
+    let validity = parsed.validity();
+    let now = x509_parser::time::ASN1Time::now();
+    if validity.not_after < now {
+        return Err(TlsError::Expired { path: name.to_string(), not_after: validity.not_after.to_string() });
+    }
+    if validity.not_before > now {
+        return Err(TlsError::NotYetValid { path: name.to_string(), not_before: validity.not_before.to_string() });
+    }
+    Ok(())
+}
+
+/// SHA-256 of a DER certificate as colon-separated upper-case hex.
+pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
+    Sha256::digest(cert.as_ref()).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
+/// A new self-signed certificate for `names` (host names or IP addresses),
+/// as PEM `(certificate, private key)`.
+pub fn generate_self_signed(names: &[String]) -> Result<(String, String), TlsError> {
+    let key = rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| TlsError::Generate(e.to_string()))?;
+    Ok((key.cert.pem(), key.signing_key.serialize_pem()))
+}
+
+/// A session cache private to one control session. `take` keeps the entry, so
+/// the client may resume the same TLS 1.3 ticket on every data connection, as
+/// OpenSSL, GnuTLS and Python clients do.
+#[derive(Debug, Default)]
+struct SessionCache {
+    entries: Mutex<CacheEntries>,
+}
+
+/// Stored sessions and their insertion order, for eviction.
+#[derive(Debug, Default)]
+struct CacheEntries {
+    map: HashMap<Vec<u8>, Vec<u8>>,
+    order: VecDeque<Vec<u8>>,
+}
+
+/// Sessions kept per control connection (the control session's tickets plus
+/// those issued on recent data connections).
+const SESSION_CACHE_SIZE: usize = 32;
+
+impl StoresServerSessions for SessionCache {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        let Ok(mut guard) = self.entries.lock() else { return false };
+        let CacheEntries { map, order } = &mut *guard;
+        if map.insert(key.clone(), value).is_none() {
+            order.push_back(key);
+        }
+        while order.len() > SESSION_CACHE_SIZE {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.entries.lock().ok()?.map.get(key).cloned()
+    }
+
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.get(key)
+    }
+
+    fn can_cache(&self) -> bool {
+        true
+    }
+}
+
+/// The server's TLS state: settings and the current certificate, replaceable
+/// while the server runs.
+pub(crate) struct TlsContext {
+    pub(crate) settings: TlsSettings,
+    base: RwLock<Arc<rustls::ServerConfig>>,
+}
+
+impl TlsContext {
+    pub(crate) fn new(settings: TlsSettings) -> Result<(TlsContext, String), TlsError> {
+        let identity = Identity::load(&settings.certificate)?;
+        let config = identity.server_config()?;
+        Ok((TlsContext { settings, base: RwLock::new(Arc::new(config)) }, identity.fingerprint()))
+    }
+
+    /// Re-reads the certificate source. New handshakes use the new certificate;
+    /// running sessions keep theirs. On error the old certificate stays.
+    pub(crate) fn reload(&self) -> Result<String, TlsError> {
+        let identity = Identity::load(&self.settings.certificate)?;
+        let config = Arc::new(identity.server_config()?);
+        if let Ok(mut base) = self.base.write() {
+            *base = config;
+        }
+        Ok(identity.fingerprint())
+    }
+
+    /// TLS for one control session, with its private session cache.
+    pub(crate) fn session(&self) -> SessionTls {
+        let base = self.base.read().map(|b| Arc::clone(&b)).unwrap_or_else(|p| Arc::clone(&p.into_inner()));
+        let cache: Arc<dyn StoresServerSessions> = Arc::new(SessionCache::default());
+        let with_tickets = |tickets: usize| {
+            let mut config = (*base).clone();
+            config.session_storage = Arc::clone(&cache);
+            config.send_tls13_tickets = tickets;
+            TlsAcceptor::from(Arc::new(config))
+        };
+        // TLS 1.3 tickets are what data connections resume. Clients that use each
+        // ticket once (rustls) get a supply on the control connection and more on
+        // every download. Uploads get none: the client never reads during an upload,
+        // and unread tickets would make its close a TCP reset that discards the end
+        // of its own data.
+        SessionTls { acceptor: with_tickets(4), data_send: with_tickets(2), data_receive: with_tickets(0) }
+    }
+}
+
+/// One session's TLS acceptors, all sharing the session's private cache.
+#[derive(Clone)]
+pub(crate) struct SessionTls {
+    /// For the control connection.
+    pub(crate) acceptor: TlsAcceptor,
+    /// For data connections that send (RETR, listings).
+    pub(crate) data_send: TlsAcceptor,
+    /// For data connections that receive (STOR, APPE, STOU).
+    pub(crate) data_receive: TlsAcceptor,
+}
