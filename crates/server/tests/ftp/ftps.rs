@@ -386,3 +386,53 @@ fn certificate_reload_keeps_sessions_and_serves_the_new_certificate() {
     again.protect(&tls_client(&cert_b));
     again.expect("NOOP", 200);
 }
+
+/// suppaftp (an independent client) over rustls: every transfer command in one
+/// mode. Its data connections reuse the client configuration, so rustls resumes
+/// the control session and the default (reuse required) policy holds.
+fn suppaftp_round(ftp: &mut suppaftp::RustlsFtpStream, srv: &TestServer, tag: &str) {
+    use std::io::Cursor;
+    let data = content(2 * 1024 * 1024 + 3, 9);
+    let name = format!("{tag}.bin");
+    ftp.put_file(&name, &mut Cursor::new(&data)).unwrap_or_else(|e| panic!("{tag} STOR: {e}"));
+    assert_eq!(sha256(&srv.read(&name)), sha256(&data), "{tag}");
+    assert_eq!(sha256(&ftp.retr_as_buffer(&name).unwrap().into_inner()), sha256(&data), "{tag}");
+    ftp.append_file(&name, &mut Cursor::new(b"+")).unwrap();
+    assert_eq!(srv.read(&name).len(), data.len() + 1);
+    assert!(ftp.list(None).unwrap().iter().any(|l| l.ends_with(&format!(" {name}"))), "{tag} LIST");
+    assert!(ftp.nlst(None).unwrap().contains(&name), "{tag} NLST");
+    assert!(ftp.mlsd(None).unwrap().iter().any(|l| l.ends_with(&format!("; {name}"))), "{tag} MLSD");
+}
+
+#[test]
+fn suppaftp_explicit_and_implicit_passive_and_active() {
+    use suppaftp::{Mode, RustlsConnector, RustlsFtpStream};
+    let (srv, tls) = tls_server(|t| t.implicit_listen = vec!["127.0.0.1:0".parse().unwrap()]);
+    let mut ftp = RustlsFtpStream::connect(srv.v4)
+        .unwrap()
+        .into_secure(RustlsConnector::from(Arc::clone(&tls)), "localhost")
+        .unwrap();
+    ftp.login(USER, PASS).unwrap();
+    ftp.transfer_type(suppaftp::types::FileType::Binary).unwrap();
+    for (mode, tag) in [(Mode::ExtendedPassive, "epsv"), (Mode::Passive, "pasv"), (Mode::Active, "active")] {
+        ftp.set_mode(mode);
+        suppaftp_round(&mut ftp, &srv, &format!("explicit-{tag}"));
+    }
+    // suppaftp has no PROT C mode (it wraps every data connection in TLS once
+    // secured); `prot_c_data_in_clear_when_allowed` covers PROT C with raw sockets.
+    ftp.quit().unwrap();
+
+    #[allow(deprecated)]
+    let mut implicit = RustlsFtpStream::connect_secure_implicit(
+        srv.implicit.unwrap(),
+        RustlsConnector::from(Arc::clone(&tls)),
+        "localhost",
+    )
+    .unwrap();
+    implicit.login(USER, PASS).unwrap();
+    implicit.transfer_type(suppaftp::types::FileType::Binary).unwrap();
+    for (mode, tag) in [(Mode::ExtendedPassive, "epsv"), (Mode::Active, "active")] {
+        implicit.set_mode(mode);
+        suppaftp_round(&mut implicit, &srv, &format!("implicit-{tag}"));
+    }
+}

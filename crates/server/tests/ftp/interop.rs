@@ -305,3 +305,135 @@ fn python_ftplib() {
     ]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ftplib ok"), "{out:?}");
 }
+
+/// A server offering explicit FTPS and an implicit listener.
+fn ftps_server(require_reuse: bool) -> TestServer {
+    let (mut settings, _) = tls_settings();
+    settings.require_session_reuse = require_reuse;
+    settings.implicit_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    TestServer::start_with(ferroftp_server::AnonymousAccess::Read, move |c| c.tls = Some(settings))
+}
+
+#[test]
+fn curl_ftps_explicit_and_implicit() {
+    let Some(curl) = client("curl") else { return };
+    let srv = ftps_server(true);
+    let work = tempfile::tempdir().unwrap();
+    let data = content(100 * 1024 * 1024, 21);
+    let local = work.path().join("big.bin");
+    std::fs::write(&local, &data).unwrap();
+    let out = work.path().join("out.bin");
+    let auth = format!("{USER}:{PASS}@");
+    let base = || {
+        let mut c = Command::new(&curl);
+        c.args(["--silent", "--show-error", "--fail", "--max-time", "300", "-k"]);
+        c
+    };
+    // Explicit: AUTH TLS, PROT P, session reuse on every data connection.
+    run(base().arg("--ssl-reqd").arg("-T").arg(&local).arg(url(&srv, &auth, "big.bin")));
+    assert_eq!(sha256(&srv.read("big.bin")), sha256(&data));
+    run(base().arg("--ssl-reqd").arg(url(&srv, &auth, "big.bin")).arg("-o").arg(&out));
+    assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&data));
+    let list = run(base().arg("--ssl-reqd").arg(url(&srv, &auth, "")));
+    assert!(String::from_utf8_lossy(&list.stdout).contains(" big.bin"));
+    // Active mode under TLS is driven by lftp and ftplib below: curl 7.88 (Debian 12)
+    // accepts the server's data connection but never starts its TLS handshake.
+    // Implicit: ftps://.
+    let implicit = srv.implicit.unwrap();
+    let ftps = |path: &str| format!("ftps://{auth}127.0.0.1:{}/{path}", implicit.port());
+    run(base().arg(ftps("big.bin")).arg("-o").arg(&out));
+    assert_eq!(sha256(&std::fs::read(&out).unwrap()), sha256(&data));
+    run(base().arg("-T").arg(&local).arg(ftps("implicit.bin")));
+    assert_eq!(sha256(&srv.read("implicit.bin")), sha256(&data));
+}
+
+#[test]
+fn lftp_ftps() {
+    let Some(lftp) = client("lftp") else { return };
+    let srv = ftps_server(true);
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("tree");
+    make_tree(&local);
+    let big = content(20 * 1024 * 1024, 22);
+    std::fs::write(work.path().join("big.bin"), &big).unwrap();
+    let tls = "set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-certificate no";
+    lftp_cmd(
+        &lftp,
+        &srv,
+        &format!(
+            "{tls}; mirror -R '{}' tree; put '{}' -o big.bin",
+            local.display(),
+            work.path().join("big.bin").display()
+        ),
+    );
+    assert_eq!(tree(&srv.path("tree")), tree(&local));
+    assert_eq!(sha256(&srv.read("big.bin")), sha256(&big));
+    // Active mode (EPRT/PORT) under TLS.
+    lftp_cmd(
+        &lftp,
+        &srv,
+        &format!("{tls}; set ftp:passive-mode off; get big.bin -o '{}'", work.path().join("active.bin").display()),
+    );
+    assert_eq!(sha256(&std::fs::read(work.path().join("active.bin")).unwrap()), sha256(&big));
+    let back = work.path().join("back");
+    lftp_cmd(
+        &lftp,
+        &srv,
+        &format!("{tls}; mirror tree '{}'; get big.bin -o '{}'", back.display(), work.path().join("got.bin").display()),
+    );
+    assert_eq!(tree(&back), tree(&local));
+    assert_eq!(sha256(&std::fs::read(work.path().join("got.bin")).unwrap()), sha256(&big));
+}
+
+const FTPLIB_TLS_SCRIPT: &str = r#"
+import ftplib, hashlib, io, ssl, sys
+port, user, password, reuse = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == "reuse"
+
+class ReusingFTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS that resumes the control connection's TLS session on data
+    connections, as servers with session reuse required (vsftpd, ferroftp) need."""
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ftp = (ReusingFTP_TLS if reuse else ftplib.FTP_TLS)(context=ctx)
+ftp.connect("127.0.0.1", port, timeout=60)
+ftp.login(user, password)
+ftp.prot_p()
+data = bytes((i * 7919) % 251 for i in range(30 * 1024 * 1024))
+name = "tls-%s.bin" % sys.argv[4]
+ftp.storbinary("STOR " + name, io.BytesIO(data))
+got = io.BytesIO()
+ftp.retrbinary("RETR " + name, got.write)
+assert hashlib.sha256(got.getvalue()).digest() == hashlib.sha256(data).digest()
+assert name in ftp.nlst()
+ftp.set_pasv(False)
+active = io.BytesIO()
+ftp.retrbinary("RETR " + name, active.write)
+assert active.getvalue() == data
+ftp.set_pasv(True)
+facts = dict(ftp.mlsd())
+assert facts[name]["size"] == str(len(data)), facts[name]
+ftp.quit()
+print("ftplib tls ok")
+"#;
+
+#[test]
+fn python_ftplib_tls() {
+    let Some(python) = client("python3") else { return };
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("ftplib_tls.py");
+    std::fs::write(&script, FTPLIB_TLS_SCRIPT).unwrap();
+    // Stock FTP_TLS does not resume sessions: it works when reuse is not required,
+    // and the usual subclass works when it is.
+    for (require_reuse, mode) in [(false, "plain"), (true, "reuse")] {
+        let srv = ftps_server(require_reuse);
+        let out = run(Command::new(&python).arg(&script).args([&srv.v4.port().to_string(), USER, PASS, mode]));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("ftplib tls ok"), "{out:?}");
+    }
+}
