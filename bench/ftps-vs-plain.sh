@@ -4,11 +4,15 @@
 #
 #   bench/ftps-vs-plain.sh [ROUNDS]      (default 5)
 #
-# Needs curl. Binds 127.0.0.1 only; everything lives in a temporary directory.
+# The client is bench/ftpbench (Rust, rustls, 1 MiB buffers): curl and Python
+# are slower than the server under TLS and would measure themselves.
+# Binds 127.0.0.1 only; everything lives in a temporary directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 cargo build --release -q
+cargo build --release -q --manifest-path bench/ftpbench/Cargo.toml
+client=bench/ftpbench/target/release/ftpbench
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/root"
@@ -18,21 +22,21 @@ port=$((20000 + RANDOM % 20000))
     --tls --state-dir "$work/state" > "$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 50); do
-    curl -s "ftp://bench:bench@127.0.0.1:$port/" > /dev/null 2>&1 && break
+    grep -q "Press Ctrl-C" "$work/server.log" && break
     sleep 0.1
 done
 
-url="ftp://bench:bench@127.0.0.1:$port"
-retr() { curl -s -k $1 -o /dev/null -w '%{speed_download}' "$url/1g.bin"; }
-stor() { curl -s -k $1 -T "$work/root/1g.bin" -w '%{speed_upload}' "$url/up.bin"; }
+# Each prints "bytes seconds MB/s"; keep bytes per second.
+retr() { "$client" "127.0.0.1:$port" bench bench "$1" retr 1g.bin | awk '{ print $1 / $2 }'; }
+stor() { "$client" "127.0.0.1:$port" bench bench "$1" stor up.bin 1073741824 | awk '{ print $1 / $2 }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 declare -A results
 for _ in $(seq "$rounds"); do
-    results[retr_plain]+="$(retr '') "
-    results[retr_tls]+="$(retr --ssl-reqd) "
-    results[stor_plain]+="$(stor '') "
-    results[stor_tls]+="$(stor --ssl-reqd) "
+    results[retr_plain]+="$(retr plain) "
+    results[retr_tls]+="$(retr tls) "
+    results[stor_plain]+="$(stor plain) "
+    results[stor_tls]+="$(stor tls) "
 done
 
 printf '%-6s %14s %14s %8s\n' workload 'plain MB/s' 'FTPS MB/s' ratio

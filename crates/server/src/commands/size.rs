@@ -6,7 +6,6 @@ use crate::error::{CommandError, StorageError};
 use crate::session::{Session, TransferType};
 use ferroftp_proto::ascii::Encoder;
 use ferroftp_proto::{Reply, ReplyCode};
-use tokio::io::AsyncReadExt;
 
 /// Largest file whose TYPE A size is computed (it must be read whole).
 const ASCII_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
@@ -25,10 +24,12 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         }
         TransferType::Ascii => {
             let mut reader = storage.read(&path, 0).await?;
-            let mut buf = vec![0u8; 64 * 1024];
+            let mut buf = Vec::new();
             let mut total = 0;
             loop {
-                let n = reader.read(&mut buf).await.map_err(|e| StorageError::io(e, path.to_string()))?;
+                let (b, result) = reader.read_chunk(buf, 1024 * 1024).await;
+                buf = b;
+                let n = result.map_err(|e| StorageError::io(e, path.to_string()))?;
                 if n == 0 {
                     break;
                 }

@@ -7,7 +7,7 @@
 
 use super::{DataSetup, DataStream, EntryFilter, ListFormat};
 use crate::error::StorageError;
-use crate::storage::{DirStream, ReadStream, Upload};
+use crate::storage::{DirStream, ReadStream, Upload, read_at};
 use ferroftp_proto::ascii;
 use ferroftp_proto::{Reply, ReplyCode};
 use std::future::Future;
@@ -136,6 +136,75 @@ pub(crate) fn spawn_transfer(setup: DataSetup, job: Job, params: TransferParams)
     TransferHandle { events, abort: Some(abort_tx), progress }
 }
 
+/// Reads a download in chunks, a local file one chunk ahead of the network so
+/// disk reads overlap with sending (and encrypting). Two or three buffers
+/// rotate; nothing is allocated per chunk once the transfer runs.
+struct ChunkReader {
+    source: ReadStream,
+    /// The read in flight for a local file.
+    ahead: Option<tokio::task::JoinHandle<(Vec<u8>, io::Result<usize>)>>,
+    spare: Option<Vec<u8>>,
+    ended: bool,
+}
+
+impl ChunkReader {
+    fn new(source: ReadStream) -> Self {
+        let mut r = ChunkReader { source, ahead: None, spare: None, ended: false };
+        r.read_ahead(Vec::with_capacity(CHUNK));
+        r
+    }
+
+    fn read_ahead(&mut self, buf: Vec<u8>) {
+        match &self.source {
+            ReadStream::File { file, offset } => {
+                self.ahead = Some(tokio::spawn(read_at(Arc::clone(file), *offset, buf, CHUNK)));
+            }
+            ReadStream::Stream(_) => self.spare = Some(buf),
+        }
+    }
+
+    /// The next chunk, or `None` at the end of the file.
+    async fn next(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if self.ended {
+            return Ok(None);
+        }
+        let (mut buf, n) = match &mut self.source {
+            ReadStream::File { offset, .. } => {
+                let Some(ahead) = self.ahead.take() else { return Ok(None) };
+                let (buf, result) = ahead.await.map_err(io::Error::other)?;
+                let n = result?;
+                *offset += n as u64;
+                (buf, n)
+            }
+            ReadStream::Stream(_) => {
+                let buf = self.spare.take().unwrap_or_default();
+                let (buf, result) = self.source.read_chunk(buf, CHUNK).await;
+                (buf, result?)
+            }
+        };
+        if n == 0 {
+            self.ended = true;
+            return Ok(None);
+        }
+        // A short positional read means the file ended; otherwise read on ahead.
+        if matches!(self.source, ReadStream::File { .. }) {
+            if n == CHUNK {
+                let spare = self.spare.take().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+                self.read_ahead(spare);
+            } else {
+                self.ended = true;
+            }
+        }
+        buf.truncate(n);
+        Ok(Some(buf))
+    }
+
+    /// Hands a sent chunk's buffer back for reuse.
+    fn recycle(&mut self, buf: Vec<u8>) {
+        self.spare.get_or_insert(buf);
+    }
+}
+
 /// Runs one I/O step, failing if it makes no progress within `limit`.
 async fn stalled<T>(limit: Duration, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
     tokio::time::timeout(limit, f)
@@ -152,26 +221,23 @@ async fn run_job(
 ) -> Result<u64, TransferError> {
     let disk_error = |e: io::Error| TransferError::Storage(StorageError::io(e, path));
     match job {
-        Job::Send { mut reader, ascii } => {
-            let mut buf = vec![0u8; CHUNK];
+        Job::Send { reader, ascii } => {
+            let mut chunks = ChunkReader::new(reader);
             let mut encoded = Vec::new();
             let mut encoder = ascii::Encoder::new();
             let mut total = 0u64;
-            loop {
-                let n = reader.read(&mut buf).await.map_err(disk_error)?;
-                if n == 0 {
-                    break;
-                }
+            while let Some(chunk) = chunks.next().await.map_err(disk_error)? {
                 let out = if ascii {
                     encoded.clear();
-                    encoder.encode(&buf[..n], &mut encoded);
+                    encoder.encode(&chunk, &mut encoded);
                     &encoded[..]
                 } else {
-                    &buf[..n]
+                    &chunk[..]
                 };
                 stalled(stall, stream.write_all(out)).await.map_err(TransferError::Lost)?;
                 total += out.len() as u64;
                 progress.store(total, Ordering::Relaxed);
+                chunks.recycle(chunk);
             }
             stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
             Ok(total)

@@ -159,11 +159,7 @@ impl Storage for LocalFs {
                 Ok(f.into_std())
             })
             .await?;
-        let mut file = tokio::fs::File::from_std(file);
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset)).await.map_err(|e| StorageError::io(e, path.to_string()))?;
-        }
-        Ok(Box::new(file))
+        Ok(ReadStream::File { file: Arc::new(file), offset })
     }
 
     async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError> {

@@ -46,7 +46,67 @@ pub struct DirEntry {
 pub type DirStream = mpsc::Receiver<Result<DirEntry, StorageError>>;
 
 /// A file opened for reading.
-pub type ReadStream = Box<dyn AsyncRead + Send + Unpin>;
+pub enum ReadStream {
+    /// A local file, read from `offset` on. Transfers read it with positional
+    /// reads on the blocking pool, one chunk ahead of the network (and later,
+    /// with sendfile).
+    File { file: std::sync::Arc<std::fs::File>, offset: u64 },
+    /// Any other source (object storage, generated content).
+    Stream(Box<dyn AsyncRead + Send + Unpin>),
+}
+
+impl ReadStream {
+    /// Reads the next chunk into `buf` (resized to at most `max` bytes), returning
+    /// the buffer back with the number of bytes read (0 at the end).
+    pub async fn read_chunk(&mut self, mut buf: Vec<u8>, max: usize) -> (Vec<u8>, std::io::Result<usize>) {
+        match self {
+            ReadStream::File { file, offset } => {
+                let (buf, result) = read_at(std::sync::Arc::clone(file), *offset, buf, max).await;
+                if let Ok(n) = result {
+                    *offset += n as u64;
+                }
+                (buf, result)
+            }
+            ReadStream::Stream(s) => {
+                use tokio::io::AsyncReadExt;
+                buf.resize(max, 0);
+                let result = s.read(&mut buf).await;
+                (buf, result)
+            }
+        }
+    }
+}
+
+/// One positional read of up to `max` bytes on the blocking pool; fills the
+/// buffer unless the file ends.
+pub(crate) async fn read_at(
+    file: std::sync::Arc<std::fs::File>,
+    offset: u64,
+    mut buf: Vec<u8>,
+    max: usize,
+) -> (Vec<u8>, std::io::Result<usize>) {
+    let handle = tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::FileExt;
+        buf.resize(max, 0);
+        let mut filled = 0;
+        let result = loop {
+            if filled == max {
+                break Ok(filled);
+            }
+            match file.read_at(&mut buf[filled..], offset + filled as u64) {
+                Ok(0) => break Ok(filled),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        (buf, result)
+    });
+    match handle.await {
+        Ok(r) => r,
+        Err(e) => (Vec::new(), Err(std::io::Error::other(e))),
+    }
+}
 
 /// How an upload treats an existing file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

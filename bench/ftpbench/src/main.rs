@@ -1,0 +1,170 @@
+//! A minimal, fast FTP/FTPS client for benchmarks: blocking sockets, 1 MiB
+//! buffers, rustls with session resumption on data connections.
+//!
+//!   ftpbench ADDR USER PASS plain|tls retr PATH
+//!   ftpbench ADDR USER PASS plain|tls stor PATH BYTES
+//!
+//! Prints `bytes seconds MB/s`.
+
+use ferroftp_proto::hostport::parse_epsv_reply;
+use ferroftp_proto::reply::ReplyParser;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Benchmarks run against a throw-away self-signed certificate on loopback.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+trait Wire: Read + Write {}
+impl<T: Read + Write> Wire for T {}
+
+struct Control {
+    io: BufReader<Box<dyn Wire>>,
+}
+
+impl Control {
+    fn reply(&mut self) -> (u16, String) {
+        let mut parser = ReplyParser::new();
+        loop {
+            let mut line = String::new();
+            if self.io.read_line(&mut line).expect("read reply") == 0 {
+                panic!("connection closed");
+            }
+            if let Some(r) = parser.feed(line.trim_end_matches(['\r', '\n'])).expect("reply") {
+                return (r.code.0, r.text());
+            }
+        }
+    }
+    fn cmd(&mut self, line: &str, want: u16) -> String {
+        let w = self.io.get_mut();
+        w.write_all(format!("{line}\r\n").as_bytes()).expect("send");
+        w.flush().expect("flush");
+        let (code, text) = self.reply();
+        assert_eq!(code, want, "{line} -> {code} {text}");
+        text
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 7 {
+        eprintln!("usage: ftpbench ADDR USER PASS plain|tls retr PATH | stor PATH BYTES");
+        std::process::exit(2);
+    }
+    let addr: SocketAddr = args[1].parse().expect("ADDR");
+    let tls = args[4] == "tls";
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth(),
+    );
+    let name = ServerName::try_from("localhost").expect("name");
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_nodelay(true).ok();
+    let mut c = Control { io: BufReader::new(Box::new(tcp.try_clone().expect("clone"))) };
+    assert_eq!(c.reply().0, 220);
+    if tls {
+        c.cmd("AUTH TLS", 234);
+        let conn = ClientConnection::new(Arc::clone(&config), name.clone()).expect("tls");
+        c = Control { io: BufReader::new(Box::new(StreamOwned::new(conn, tcp))) };
+        c.cmd("PBSZ 0", 200);
+        c.cmd("PROT P", 200);
+    }
+    c.cmd(&format!("USER {}", args[2]), 331);
+    c.cmd(&format!("PASS {}", args[3]), 230);
+    c.cmd("TYPE I", 200);
+    let port = parse_epsv_reply(&c.cmd("EPSV", 229)).expect("EPSV reply");
+    let data_tcp = TcpStream::connect(SocketAddr::new(addr.ip(), port)).expect("data connect");
+    let mut buf = vec![0u8; 1 << 20];
+    let start = Instant::now();
+    let mut total = 0u64;
+    match args[5].as_str() {
+        "retr" => {
+            c.cmd(&format!("RETR {}", args[6]), 150);
+            let mut data: Box<dyn Read> = if tls {
+                let conn = ClientConnection::new(Arc::clone(&config), name).expect("tls");
+                Box::new(StreamOwned::new(conn, data_tcp))
+            } else {
+                Box::new(data_tcp)
+            };
+            loop {
+                let n = data.read(&mut buf).expect("read data");
+                if n == 0 {
+                    break;
+                }
+                total += n as u64;
+            }
+        }
+        "stor" => {
+            let size: u64 = args.get(7).and_then(|s| s.parse().ok()).expect("BYTES");
+            c.cmd(&format!("STOR {}", args[6]), 150);
+            let fill = |b: &mut [u8]| b.iter_mut().enumerate().for_each(|(i, x)| *x = (i * 31 % 251) as u8);
+            fill(&mut buf);
+            if tls {
+                let conn = ClientConnection::new(Arc::clone(&config), name).expect("tls");
+                let mut s = StreamOwned::new(conn, data_tcp);
+                while total < size {
+                    let n = buf.len().min((size - total) as usize);
+                    s.write_all(&buf[..n]).expect("write data");
+                    total += n as u64;
+                }
+                s.conn.send_close_notify();
+                s.flush().expect("flush");
+                let _ = s.read(&mut buf);
+            } else {
+                let mut s = data_tcp;
+                while total < size {
+                    let n = buf.len().min((size - total) as usize);
+                    s.write_all(&buf[..n]).expect("write data");
+                    total += n as u64;
+                }
+            }
+        }
+        other => panic!("unknown operation {other}"),
+    }
+    let (code, text) = c.reply();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(code, 226, "{text}");
+    println!("{total} {secs:.3} {:.0}", total as f64 / secs / 1e6);
+}
