@@ -87,3 +87,111 @@ fn serve_answers_ftp_and_stops_on_sigterm() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
 }
+
+#[test]
+fn cert_generate_writes_a_private_key_and_prints_the_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let out = ferroftp()
+        .args(["cert", "generate", "--name", "ftp.example.com", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fingerprint = text.lines().find_map(|l| l.strip_prefix("SHA-256 fingerprint: ")).unwrap();
+    assert_eq!(fingerprint.len(), 32 * 3 - 1);
+    assert!(std::fs::read_to_string(&cert).unwrap().contains("BEGIN CERTIFICATE"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    let again = ferroftp().args(["cert", "generate", "--cert"]).arg(&cert).arg("--key").arg(&key).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+}
+
+#[test]
+fn serve_refuses_a_key_that_does_not_match_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |name: &str| {
+        let (c, k) = (dir.path().join(format!("{name}-cert.pem")), dir.path().join(format!("{name}-key.pem")));
+        assert!(
+            ferroftp()
+                .args(["cert", "generate", "--cert"])
+                .arg(&c)
+                .arg("--key")
+                .arg(&k)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+        (c, k)
+    };
+    let (cert_a, _) = generate("a");
+    let (_, key_b) = generate("b");
+    let out = ferroftp()
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert_a)
+        .arg("--tls-key")
+        .arg(&key_b)
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a-cert.pem") && err.contains("do not belong together"), "{err}");
+}
+
+/// Starts `ferroftp serve --tls` and returns the control port and the printed fingerprint.
+fn serve_tls(state: &std::path::Path, dir: &std::path::Path) -> (std::process::Child, u16, String) {
+    let mut child = ferroftp()
+        .args(["serve", "--tls", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state)
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let (mut port, mut fingerprint) = (0, String::new());
+    for _ in 0..12 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        if let Some(p) = line.trim().strip_prefix("ftp://127.0.0.1:") {
+            port = p.trim_end_matches('/').parse().unwrap();
+        }
+        if line.starts_with("  ") && line.trim().len() == 95 && line.contains(':') {
+            fingerprint = line.trim().to_string();
+        }
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    (child, port, fingerprint)
+}
+
+#[test]
+fn serve_tls_generates_a_certificate_once_and_prints_its_fingerprint() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, port, fingerprint) = serve_tls(state.path(), dir.path());
+    assert_eq!(fingerprint.len(), 95, "no fingerprint printed");
+    assert!(state.path().join("self-signed-cert.pem").exists());
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    assert!(read_reply(&mut r).starts_with("220 "));
+    w.write_all(b"AUTH TLS\r\n").unwrap();
+    assert!(read_reply(&mut r).starts_with("234 "));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The next start reuses the stored certificate, so pinned clients keep working.
+    let (mut second, _, again) = serve_tls(state.path(), dir.path());
+    assert_eq!(again, fingerprint);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
