@@ -121,7 +121,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let generated_cert = tls.as_ref().and_then(|(_, g)| g.clone());
     config.tls = tls.map(|(settings, _)| settings);
     let user_names: Vec<String> = args.users.iter().map(|(n, _)| n.clone()).collect();
-    let auth = StaticAuthenticator::new(Arc::new(storage), anonymous, args.users);
+    for (name, _) in &args.tls.user_certificates {
+        if !user_names.contains(name) {
+            bail!("--tls-user-cert names {name:?}, which is not a --user");
+        }
+    }
+    let auth = args
+        .tls
+        .user_certificates
+        .iter()
+        .fold(StaticAuthenticator::new(Arc::new(storage), anonymous, args.users), |auth, (name, fingerprint)| {
+            auth.bind_certificate(name.clone(), fingerprint.clone())
+        });
     let server = Server::bind(config, Arc::new(auth)).await.context("starting the server")?;
     let addrs = server.local_addrs();
     let implicit_addrs = server.implicit_tls_addrs();

@@ -40,6 +40,12 @@ pub struct TlsArgs {
     #[arg(long)]
     allow_ccc: bool,
 
+    /// Bind a --user to a TLS client certificate, by its SHA-256 fingerprint: that user
+    /// must then log in over TLS presenting it (and still give the password). Repeatable.
+    /// Implies --tls.
+    #[arg(long = "tls-user-cert", value_name = "NAME=FINGERPRINT", value_parser = parse_binding)]
+    pub user_certificates: Vec<(String, String)>,
+
     /// Where a generated certificate is kept
     /// (default: $XDG_STATE_HOME/ferroftp or ~/.local/state/ferroftp).
     #[arg(long, value_name = "DIR")]
@@ -53,7 +59,11 @@ impl TlsArgs {
     }
 
     fn enabled(&self) -> bool {
-        self.tls || self.tls_required || self.tls_cert.is_some() || !self.implicit_tls.is_empty()
+        self.tls
+            || self.tls_required
+            || self.tls_cert.is_some()
+            || !self.implicit_tls.is_empty()
+            || !self.user_certificates.is_empty()
     }
 
     /// The TLS settings these options ask for, generating a certificate if needed.
@@ -78,8 +88,19 @@ impl TlsArgs {
         settings.require_session_reuse = !self.no_tls_session_reuse;
         settings.allow_ccc = self.allow_ccc;
         settings.implicit_listen = self.implicit_tls.clone();
+        settings.client_certificates = !self.user_certificates.is_empty();
         Ok(Some((settings, generated)))
     }
+}
+
+fn parse_binding(s: &str) -> Result<(String, String), String> {
+    let err = || "expected NAME=FINGERPRINT, the SHA-256 fingerprint as 64 hex digits (colons allowed)".to_string();
+    let (name, fingerprint) = s.split_once('=').ok_or_else(err)?;
+    let hex = fingerprint.chars().filter(|c| *c != ':').collect::<String>();
+    if name.is_empty() || hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(err());
+    }
+    Ok((name.to_string(), fingerprint.to_string()))
 }
 
 fn default_state_dir() -> PathBuf {

@@ -34,6 +34,17 @@ fn bad_arguments_fail_with_a_clear_message() {
         (&["serve", "--passive-ports", "9-1"], "FIRST-LAST"),
         (&["serve", "--anonymous", "maybe"], "possible values"),
         (&["serve", "--anonymous", "off"], "nobody could log in"),
+        (&["serve", "--tls-user-cert", "alice=zz"], "NAME=FINGERPRINT"),
+        (
+            &[
+                "serve",
+                "--user",
+                "a:b",
+                "--tls-user-cert",
+                "bob=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ],
+            "not a --user",
+        ),
     ];
     for (args, needle) in cases {
         let out = ferroftp().args(*args).stdin(Stdio::null()).output().unwrap();

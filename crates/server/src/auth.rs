@@ -138,6 +138,8 @@ pub struct Credentials {
     pub peer: IpAddr,
     /// The RFC 7151 `HOST` the client asked for, if any.
     pub host: Option<String>,
+    /// SHA-256 fingerprint of the TLS client certificate, if one was presented.
+    pub client_certificate: Option<String>,
 }
 
 /// Why a login failed. The client sees the same `530` for every variant, so
@@ -150,6 +152,8 @@ pub enum AuthError {
     BadPassword,
     #[error("anonymous login is disabled")]
     AnonymousDisabled,
+    #[error("the user is bound to a TLS client certificate that was not presented")]
+    CertificateMismatch,
 }
 
 /// Decides who may log in and with what. Later backends (config-file users,
@@ -179,12 +183,26 @@ pub struct StaticAuthenticator {
     storage: Arc<dyn Storage>,
     anonymous: AnonymousAccess,
     users: Vec<(String, String)>,
+    /// Users who must also present this TLS client certificate (SHA-256 fingerprint).
+    certificates: Vec<(String, String)>,
 }
 
 impl StaticAuthenticator {
     pub fn new(storage: Arc<dyn Storage>, anonymous: AnonymousAccess, users: Vec<(String, String)>) -> Self {
-        StaticAuthenticator { storage, anonymous, users }
+        StaticAuthenticator { storage, anonymous, users, certificates: Vec::new() }
     }
+
+    /// Binds `user` to a client certificate: the login then needs both the
+    /// password and a TLS control connection presenting that certificate.
+    /// Fingerprints compare without regard to case or `:` separators.
+    pub fn bind_certificate(mut self, user: impl Into<String>, fingerprint: impl Into<String>) -> Self {
+        self.certificates.push((user.into(), normalize_fingerprint(&fingerprint.into())));
+        self
+    }
+}
+
+fn normalize_fingerprint(f: &str) -> String {
+    f.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_uppercase()).collect()
 }
 
 /// Compares without an early exit on the first differing byte.
@@ -195,6 +213,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[async_trait]
 impl Authenticator for StaticAuthenticator {
     async fn authenticate(&self, c: &Credentials) -> Result<Account, AuthError> {
+        if let Some((_, bound)) = self.certificates.iter().find(|(n, _)| n == &c.user) {
+            let presented = c.client_certificate.as_deref().map(normalize_fingerprint);
+            if presented.as_deref() != Some(bound.as_str()) {
+                return Err(AuthError::CertificateMismatch);
+            }
+        }
         if let Some((name, _)) =
             self.users.iter().find(|(n, p)| n == &c.user && constant_time_eq(p.as_bytes(), c.password.as_bytes()))
         {

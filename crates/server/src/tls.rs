@@ -52,6 +52,9 @@ pub struct TlsSettings {
     pub implicit_listen: Vec<SocketAddr>,
     /// Time allowed for a TLS handshake.
     pub handshake_timeout: Duration,
+    /// Ask clients for a certificate (optional for them). Its SHA-256 fingerprint is
+    /// given to the authenticator, which may bind users to certificates.
+    pub client_certificates: bool,
 }
 
 impl TlsSettings {
@@ -65,6 +68,7 @@ impl TlsSettings {
             allow_ccc: false,
             implicit_listen: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
+            client_certificates: false,
         }
     }
 }
@@ -140,7 +144,7 @@ impl Identity {
         fingerprint(&self.chain[0])
     }
 
-    fn server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+    fn server_config(&self, client_certificates: bool) -> Result<rustls::ServerConfig, TlsError> {
         let mut provider = rustls::crypto::ring::default_provider();
         // AES-128-GCM first: as strong as needed and the cheapest suite on both ends
         // of a bulk transfer (OpenSSL clients list AES-256 first).
@@ -150,10 +154,15 @@ impl Identity {
             | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 1,
             _ => 2,
         });
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_no_client_auth()
-            .with_single_cert(self.chain.clone(), self.key.clone_key())?;
+        let provider = Arc::new(provider);
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+        let builder = if client_certificates {
+            builder.with_client_cert_verifier(Arc::new(AnyClientCertificate { provider }))
+        } else {
+            builder.with_no_client_auth()
+        };
+        let mut config = builder.with_single_cert(self.chain.clone(), self.key.clone_key())?;
         config.ignore_client_order = true;
         Ok(config)
     }
@@ -178,6 +187,65 @@ fn check_validity(cert: &CertificateDer<'_>, name: &str) -> Result<(), TlsError>
         return Err(TlsError::NotYetValid { path: name.to_string(), not_before: validity.not_before.to_string() });
     }
     Ok(())
+}
+
+/// Asks for a client certificate without requiring one, and accepts any that
+/// proves possession of its key: which certificate may log in as whom is the
+/// authenticator's decision, by fingerprint (as with pinned self-signed
+/// certificates, there is no CA to check against).
+#[derive(Debug)]
+struct AnyClientCertificate {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::server::danger::ClientCertVerifier for AnyClientCertificate {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The SHA-256 fingerprint of the client certificate presented on a connection.
+pub(crate) fn peer_fingerprint(conn: &rustls::ServerConnection) -> Option<String> {
+    conn.peer_certificates().and_then(|c| c.first()).map(fingerprint)
 }
 
 /// SHA-256 of a DER certificate as colon-separated upper-case hex.
@@ -249,7 +317,7 @@ pub(crate) struct TlsContext {
 impl TlsContext {
     pub(crate) fn new(settings: TlsSettings) -> Result<(TlsContext, String), TlsError> {
         let identity = Identity::load(&settings.certificate)?;
-        let config = identity.server_config()?;
+        let config = identity.server_config(settings.client_certificates)?;
         Ok((TlsContext { settings, base: RwLock::new(Arc::new(config)) }, identity.fingerprint()))
     }
 
@@ -257,7 +325,7 @@ impl TlsContext {
     /// running sessions keep theirs. On error the old certificate stays.
     pub(crate) fn reload(&self) -> Result<String, TlsError> {
         let identity = Identity::load(&self.settings.certificate)?;
-        let config = Arc::new(identity.server_config()?);
+        let config = Arc::new(identity.server_config(self.settings.client_certificates)?);
         if let Ok(mut base) = self.base.write() {
             *base = config;
         }

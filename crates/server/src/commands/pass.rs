@@ -18,8 +18,13 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "Login with USER first."));
         }
     };
-    let credentials =
-        Credentials { user: user.clone(), password: arg.unwrap_or_default(), peer: s.peer.ip(), host: s.host.clone() };
+    let credentials = Credentials {
+        user: user.clone(),
+        password: arg.unwrap_or_default(),
+        peer: s.peer.ip(),
+        host: s.host.clone(),
+        client_certificate: s.client_certificate.clone(),
+    };
     match s.ctx.auth.authenticate(&credentials).await {
         Ok(account) => {
             tracing::info!(user = %account.name, anonymous = account.anonymous, "login");

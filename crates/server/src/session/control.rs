@@ -90,17 +90,18 @@ pub(crate) async fn start_tls(
     writer: &mut ControlWriter,
     acceptor: &TlsAcceptor,
     limit: Duration,
-) -> io::Result<()> {
+) -> io::Result<Option<String>> {
     let (Some(ReadSide::Plain(r)), Some(WriteSide::Plain(w))) = (reader.side.take(), writer.side.take()) else {
         return Err(io::Error::other("control connection is already protected"));
     };
     let tcp = r.reunite(w).map_err(|_| io::Error::other("control connection halves do not match"))?;
     reader.decoder = LineDecoder::new();
     let tls = accept_tls(acceptor, tcp, limit).await?;
+    let client_certificate = crate::tls::peer_fingerprint(tls.get_ref().1);
     let (r, w) = tokio::io::split(tls);
     reader.side = Some(ReadSide::Tls(r));
     writer.side = Some(WriteSide::Tls(w));
-    Ok(())
+    Ok(client_certificate)
 }
 
 /// Ends TLS on the control connection after `CCC` (RFC 4217 §6): sends

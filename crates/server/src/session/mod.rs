@@ -103,6 +103,8 @@ pub(crate) struct Session {
     pub(crate) upgrade_requested: bool,
     /// `CCC` was accepted; TLS ends after the reply.
     pub(crate) downgrade_requested: bool,
+    /// SHA-256 fingerprint of the client certificate presented on the control connection.
+    pub(crate) client_certificate: Option<String>,
     transfer: Option<Running>,
     queued: VecDeque<Result<Vec<u8>, LineError>>,
     /// The session ends after the current reply.
@@ -424,12 +426,13 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64, imp
     let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
     let span = tracing::info_span!("session", id, peer = %peer);
     let tls = if implicit { ctx.tls.as_ref().map(|t| (t.session(), t.settings.handshake_timeout)) } else { None };
-    let (mut reader, writer, session_tls) = match tls {
+    let (mut reader, writer, session_tls, client_certificate) = match tls {
         Some((session_tls, limit)) => {
             match accept_tls(&session_tls.acceptor, stream, limit).instrument(span.clone()).await {
                 Ok(tls_stream) => {
+                    let fingerprint = crate::tls::peer_fingerprint(tls_stream.get_ref().1);
                     let (r, w) = split_tls(tls_stream);
-                    (r, w, Some(session_tls))
+                    (r, w, Some(session_tls), fingerprint)
                 }
                 Err(e) => {
                     span.in_scope(|| info!(error = %e, "implicit TLS handshake failed"));
@@ -439,7 +442,7 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64, imp
         }
         None => {
             let (r, w) = split_plain(stream);
-            (r, w, None)
+            (r, w, None, None)
         }
     };
     let shutdown = ctx.shutdown.clone();
@@ -464,6 +467,7 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64, imp
         prot_private: implicit,
         upgrade_requested: false,
         downgrade_requested: false,
+        client_certificate,
         transfer: None,
         queued: VecDeque::new(),
         closing: false,
@@ -501,8 +505,8 @@ async fn upgrade_if_requested(s: &mut Session, reader: &mut ControlReader) -> io
     let Some(ctx) = &s.ctx.tls else { return Ok(()) };
     let session_tls = ctx.session();
     let limit = ctx.settings.handshake_timeout;
-    start_tls(reader, &mut s.writer, &session_tls.acceptor, limit).await?;
-    debug!("control connection protected by TLS");
+    s.client_certificate = start_tls(reader, &mut s.writer, &session_tls.acceptor, limit).await?;
+    debug!(client_certificate = s.client_certificate.as_deref(), "control connection protected by TLS");
     s.tls = Some(session_tls);
     Ok(())
 }

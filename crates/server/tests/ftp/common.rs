@@ -35,6 +35,15 @@ impl TestServer {
     }
 
     pub fn start_with(anonymous: AnonymousAccess, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::start_with_auth(anonymous, tweak, |a| a)
+    }
+
+    /// As [`start_with`](Self::start_with), with a change to the authenticator.
+    pub fn start_with_auth(
+        anonymous: AnonymousAccess,
+        tweak: impl FnOnce(&mut ServerConfig),
+        auth_tweak: impl FnOnce(StaticAuthenticator) -> StaticAuthenticator + Send + 'static,
+    ) -> Self {
         let root = tempfile::tempdir().expect("tempdir");
         let mut config = ServerConfig {
             listen: vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()],
@@ -49,7 +58,7 @@ impl TestServer {
             rt.block_on(async move {
                 let storage = Arc::new(LocalFs::open(&root_path).expect("open root"));
                 let users = vec![(USER.to_string(), PASS.to_string())];
-                let auth = Arc::new(StaticAuthenticator::new(storage, anonymous, users));
+                let auth = Arc::new(auth_tweak(StaticAuthenticator::new(storage, anonymous, users)));
                 let server = Server::bind(config, auth).await.expect("bind");
                 tx.send((server.local_addrs(), server.implicit_tls_addrs(), server.handle())).expect("send addrs");
                 server.run().await;
@@ -424,6 +433,11 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
 /// A client configuration that trusts `cert_pem` by fingerprint. Each call makes
 /// a new session store, so two configurations never resume each other's sessions.
 pub fn tls_client(cert_pem: &str) -> Arc<rustls::ClientConfig> {
+    tls_client_presenting(cert_pem, None)
+}
+
+/// As [`tls_client`], presenting a client certificate `(cert, key)` PEM if given.
+pub fn tls_client_presenting(cert_pem: &str, identity: Option<(&str, &str)>) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     let der = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -432,8 +446,15 @@ pub fn tls_client(cert_pem: &str) -> Arc<rustls::ClientConfig> {
         .with_safe_default_protocol_versions()
         .unwrap()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    let config = match identity {
+        Some((cert, key)) => {
+            let chain = vec![rustls::pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+            config.with_client_auth_cert(chain, key).unwrap()
+        }
+        None => config.with_no_client_auth(),
+    };
     Arc::new(config)
 }
 

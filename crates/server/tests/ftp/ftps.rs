@@ -436,3 +436,61 @@ fn suppaftp_explicit_and_implicit_passive_and_active() {
         suppaftp_round(&mut implicit, &srv, &format!("implicit-{tag}"));
     }
 }
+
+#[test]
+fn users_bound_to_a_client_certificate_need_it() {
+    let (client_cert, client_key) = test_certificate();
+    let (other_cert, other_key) = test_certificate();
+    let bound = {
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::CertificateDer::from_pem_slice(client_cert.as_bytes()).unwrap();
+        // Any spelling of the fingerprint: lower case, no separators.
+        ferroftp_server::tls::fingerprint(&der).replace(':', "").to_lowercase()
+    };
+    let (mut settings, server_cert) = tls_settings();
+    settings.client_certificates = true;
+    settings.implicit_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    let srv = TestServer::start_with_auth(
+        AnonymousAccess::Read,
+        move |c| c.tls = Some(settings),
+        move |a| a.bind_certificate(USER, bound),
+    );
+    let with_cert = tls_client_presenting(&server_cert, Some((&client_cert, &client_key)));
+    let wrong_cert = tls_client_presenting(&server_cert, Some((&other_cert, &other_key)));
+    let no_cert = tls_client(&server_cert);
+
+    let mut c = srv.raw();
+    c.auth_tls(&with_cert);
+    c.login(USER, PASS);
+    // Data connections work as usual with the certificate-bearing session.
+    srv.write("f.txt", b"cert");
+    c.expect("PBSZ 0", 200);
+    c.expect("PROT P", 200);
+    let d = epsv_tls(&mut c, &with_cert);
+    c.expect("RETR f.txt", 150);
+    assert_eq!(read_all(d), b"cert");
+    assert_eq!(c.reply().code, 226);
+
+    for (config, what) in [(&wrong_cert, "another certificate"), (&no_cert, "no certificate")] {
+        let mut c = srv.raw();
+        c.auth_tls(config);
+        c.expect("USER alice", 331);
+        let r = c.expect("PASS secret", 530);
+        assert_eq!(r.text(), "Login incorrect.", "{what}");
+    }
+    // The password is still needed with the right certificate.
+    let mut c = srv.raw();
+    c.auth_tls(&with_cert);
+    c.expect("USER alice", 331);
+    c.expect("PASS wrong", 530);
+    // Without TLS there is no certificate at all.
+    let mut c = srv.raw();
+    c.expect("USER alice", 331);
+    c.expect("PASS secret", 530);
+    // Other users are unaffected; implicit TLS carries the certificate too.
+    let mut anon = srv.raw();
+    anon.auth_tls(&no_cert);
+    anon.login("anonymous", "guest@");
+    let mut implicit = Raw::connect_implicit(srv.implicit.unwrap(), &with_cert);
+    implicit.login(USER, PASS);
+}
