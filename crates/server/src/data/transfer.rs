@@ -157,7 +157,7 @@ impl ChunkReader {
     fn read_ahead(&mut self, buf: Vec<u8>) {
         match &self.source {
             ReadStream::File { file, offset } => {
-                self.ahead = Some(tokio::spawn(read_at(Arc::clone(file), *offset, buf, CHUNK)));
+                self.ahead = Some(read_at(Arc::clone(file), *offset, buf, CHUNK));
             }
             ReadStream::Stream(_) => self.spare = Some(buf),
         }

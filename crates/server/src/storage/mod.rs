@@ -61,7 +61,10 @@ impl ReadStream {
     pub async fn read_chunk(&mut self, mut buf: Vec<u8>, max: usize) -> (Vec<u8>, std::io::Result<usize>) {
         match self {
             ReadStream::File { file, offset } => {
-                let (buf, result) = read_at(std::sync::Arc::clone(file), *offset, buf, max).await;
+                let (buf, result) = match read_at(std::sync::Arc::clone(file), *offset, buf, max).await {
+                    Ok(done) => done,
+                    Err(e) => (Vec::new(), Err(std::io::Error::other(e))),
+                };
                 if let Ok(n) = result {
                     *offset += n as u64;
                 }
@@ -77,15 +80,16 @@ impl ReadStream {
     }
 }
 
-/// One positional read of up to `max` bytes on the blocking pool; fills the
-/// buffer unless the file ends.
-pub(crate) async fn read_at(
+/// Starts one positional read of up to `max` bytes on the blocking pool; it
+/// fills the buffer unless the file ends. The read runs whether or not the
+/// handle is awaited yet, which is what lets a transfer read ahead.
+pub(crate) fn read_at(
     file: std::sync::Arc<std::fs::File>,
     offset: u64,
     mut buf: Vec<u8>,
     max: usize,
-) -> (Vec<u8>, std::io::Result<usize>) {
-    let handle = tokio::task::spawn_blocking(move || {
+) -> tokio::task::JoinHandle<(Vec<u8>, std::io::Result<usize>)> {
+    tokio::task::spawn_blocking(move || {
         use std::os::unix::fs::FileExt;
         buf.resize(max, 0);
         let mut filled = 0;
@@ -101,11 +105,7 @@ pub(crate) async fn read_at(
             }
         };
         (buf, result)
-    });
-    match handle.await {
-        Ok(r) => r,
-        Err(e) => (Vec::new(), Err(std::io::Error::other(e))),
-    }
+    })
 }
 
 /// How an upload treats an existing file.
