@@ -8,8 +8,10 @@
 
 use ferroftp_proto::hostport::parse_epsv_reply;
 use ferroftp_proto::reply::ReplyParser;
+use rustls::client::UnbufferedClientConnection;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::unbuffered::{AppDataRecord, ConnectionState, UnbufferedStatus};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -82,6 +84,48 @@ impl Control {
     }
 }
 
+/// Receives a protected download with rustls's unbuffered API: one read per
+/// MiB, records decrypted in place, no copy after the socket's. Returns the
+/// plaintext byte count.
+fn download_tls(mut conn: UnbufferedClientConnection, mut tcp: TcpStream, incoming: &mut [u8]) -> u64 {
+    let mut outgoing = vec![0u8; 64 * 1024];
+    // Unprocessed bytes are incoming[start..used].
+    let (mut start, mut used, mut total) = (0usize, 0usize, 0u64);
+    loop {
+        let UnbufferedStatus { mut discard, state } = conn.process_tls_records(&mut incoming[start..used]);
+        let mut need_input = false;
+        match state.expect("TLS") {
+            ConnectionState::ReadTraffic(mut traffic) => {
+                while let Some(record) = traffic.next_record() {
+                    let AppDataRecord { discard: d, payload } = record.expect("TLS record");
+                    discard += d;
+                    total += payload.len() as u64;
+                }
+            }
+            ConnectionState::EncodeTlsData(mut encode) => {
+                let n = encode.encode(&mut outgoing).expect("encode");
+                tcp.write_all(&outgoing[..n]).expect("send handshake");
+            }
+            ConnectionState::TransmitTlsData(transmit) => transmit.done(),
+            ConnectionState::BlockedHandshake | ConnectionState::WriteTraffic(_) => need_input = true,
+            ConnectionState::PeerClosed | ConnectionState::Closed => return total,
+            _ => panic!("unexpected TLS state"),
+        }
+        start += discard;
+        if need_input {
+            // Only a partial record is left: move it to the front and read on.
+            incoming.copy_within(start..used, 0);
+            used -= start;
+            start = 0;
+            let n = tcp.read(&mut incoming[used..]).expect("read data");
+            if n == 0 {
+                return total;
+            }
+            used += n;
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 7 {
@@ -90,7 +134,7 @@ fn main() {
     }
     let addr: SocketAddr = args[1].parse().expect("ADDR");
     let tls = args[4] == "tls";
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = Arc::new(
         ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
@@ -122,19 +166,20 @@ fn main() {
     match args[5].as_str() {
         "retr" => {
             c.cmd(&format!("RETR {}", args[6]), 150);
-            let mut data: Box<dyn Read> = if tls {
-                let conn = ClientConnection::new(Arc::clone(&config), name).expect("tls");
-                Box::new(StreamOwned::new(conn, data_tcp))
+            total = if tls {
+                let conn = UnbufferedClientConnection::new(Arc::clone(&config), name).expect("tls");
+                download_tls(conn, data_tcp, &mut buf)
             } else {
-                Box::new(data_tcp)
-            };
-            loop {
-                let n = data.read(&mut buf).expect("read data");
-                if n == 0 {
-                    break;
+                let mut data = data_tcp;
+                let mut total = 0u64;
+                loop {
+                    let n = data.read(&mut buf).expect("read data");
+                    if n == 0 {
+                        break total;
+                    }
+                    total += n as u64;
                 }
-                total += n as u64;
-            }
+            };
         }
         "stor" => {
             let size: u64 = args.get(7).and_then(|s| s.parse().ok()).expect("BYTES");

@@ -127,7 +127,7 @@ impl Identity {
             return Err(file_error(&cert_name, "no CERTIFICATE block found; expected a PEM certificate chain"));
         }
         check_validity(&chain[0], &cert_name)?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let signing = provider
             .key_provider
             .load_private_key(key.clone_key())
@@ -145,7 +145,7 @@ impl Identity {
     }
 
     fn server_config(&self, client_certificates: bool) -> Result<rustls::ServerConfig, TlsError> {
-        let mut provider = rustls::crypto::ring::default_provider();
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
         // AES-128-GCM first: as strong as needed and the cheapest suite on both ends
         // of a bulk transfer (OpenSSL clients list AES-256 first).
         provider.cipher_suites.sort_by_key(|s| match s.suite() {

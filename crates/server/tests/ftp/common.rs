@@ -440,7 +440,7 @@ pub fn tls_client(cert_pem: &str) -> Arc<rustls::ClientConfig> {
 pub fn tls_client_presenting(cert_pem: &str, identity: Option<(&str, &str)>) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     let der = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier = Pinned { fingerprint: ferroftp_server::tls::fingerprint(&der), provider: Arc::clone(&provider) };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
