@@ -12,9 +12,9 @@ use crate::storage::WriteMode;
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve(arg.as_deref().unwrap_or_default());
     let storage = s.storage()?;
-    s.require(Right::Append)?;
+    s.require(Right::Append, &path)?;
     if storage.symlink_metadata(&path).await.is_err() {
-        s.require(Right::Write)?;
+        s.require(Right::Write, &path)?;
     }
     let mode = match s.rest.take() {
         Some(offset) if offset > 0 => WriteMode::ResumeAt(offset),

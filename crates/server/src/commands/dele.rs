@@ -6,8 +6,8 @@ use crate::session::Session;
 use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    s.require(Right::Delete)?;
     let path = s.resolve(arg.as_deref().unwrap_or_default());
+    s.require(Right::Delete, &path)?;
     s.storage()?.remove_file(&path).await?;
     Ok(Reply::new(ReplyCode::FILE_ACTION_OK, format!("File {path} deleted.")).into())
 }

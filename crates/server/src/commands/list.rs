@@ -42,7 +42,6 @@ pub(super) enum ListKind {
 
 /// Prepares and starts a listing transfer.
 pub(super) async fn start_listing(s: &mut Session, arg: Option<String>, kind: ListKind) -> HandlerResult {
-    s.require(Right::List)?;
     let (show_all, path_arg) = match kind {
         ListKind::Facts => (true, arg.as_deref()),
         _ => split_ls_options(arg.as_deref()),
@@ -63,6 +62,8 @@ pub(super) async fn start_listing(s: &mut Session, arg: Option<String>, kind: Li
         target = target.parent();
     }
     let meta = storage.metadata(&target).await?;
+    let listed_dir = if meta.kind == FileKind::Dir { target.clone() } else { target.parent() };
+    s.require(Right::List, &listed_dir)?;
     let entries = if meta.kind == FileKind::Dir {
         storage.list(&target).await?
     } else if kind == ListKind::Facts {
@@ -77,7 +78,7 @@ pub(super) async fn start_listing(s: &mut Session, arg: Option<String>, kind: Li
     let format = match kind {
         ListKind::Long => ListFormat::Long,
         ListKind::Names => ListFormat::Names { prefix },
-        ListKind::Facts => ListFormat::Facts { facts: s.facts, rights: s.account()?.rights },
+        ListKind::Facts => ListFormat::Facts { facts: s.facts, rights: s.account()?.rights.clone(), dir: listed_dir },
     };
     let verb = match kind {
         ListKind::Long => "LIST",

@@ -6,8 +6,8 @@ use crate::session::Session;
 use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    s.require(Right::Rename)?;
     let path = s.resolve(arg.as_deref().unwrap_or_default());
+    s.require(Right::Rename, &path)?;
     s.storage()?.symlink_metadata(&path).await?;
     s.rename_from = Some(path);
     Ok(Reply::new(ReplyCode::PENDING_FURTHER_INFO, "Ready for RNTO.").into())

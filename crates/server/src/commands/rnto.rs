@@ -10,8 +10,8 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let Some(from) = s.rename_from.take() else {
         return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "RNFR required first."));
     };
-    s.require(Right::Rename)?;
     let to = s.resolve(arg.as_deref().unwrap_or_default());
+    s.require(Right::Rename, &to)?;
     s.storage()?.rename(&from, &to).await?;
     Ok(Reply::new(ReplyCode::FILE_ACTION_OK, format!("Renamed {from} to {to}.")).into())
 }

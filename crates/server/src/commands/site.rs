@@ -16,7 +16,6 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         )
         .into()),
         "CHMOD" => {
-            s.require(Right::Write)?;
             let (mode, path) = rest.split_once(' ').unwrap_or((rest, ""));
             let mode =
                 u32::from_str_radix(mode, 8).ok().filter(|m| !mode.is_empty() && mode.len() <= 4 && *m <= 0o7777);
@@ -27,6 +26,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
                 ));
             };
             let path = s.resolve(path);
+            s.require(Right::Write, &path)?;
             s.storage()?.set_mode(&path, mode).await?;
             Ok(Reply::new(ReplyCode::OK, format!("SITE CHMOD {mode:04o} {path} ok.")).into())
         }

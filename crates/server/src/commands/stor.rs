@@ -14,14 +14,14 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let storage = s.storage()?;
     let mode = match s.rest.take() {
         Some(offset) if offset > 0 => {
-            s.require(Right::Append)?;
+            s.require(Right::Append, &path)?;
             WriteMode::ResumeAt(offset)
         }
         _ => {
-            s.require(Right::Write)?;
+            s.require(Right::Write, &path)?;
             if storage.symlink_metadata(&path).await.is_ok() {
                 // Replacing a file destroys the old one.
-                s.require(Right::Delete)?;
+                s.require(Right::Delete, &path)?;
             }
             WriteMode::Replace
         }

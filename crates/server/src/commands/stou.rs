@@ -10,7 +10,6 @@ use crate::storage::WriteMode;
 use ferroftp_proto::ReplyCode;
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    s.require(Right::Write)?;
     let storage = s.storage()?;
     let base = arg.as_deref().map(|a| s.resolve(a)).filter(|p| !p.is_root());
     let base = base.unwrap_or_else(|| s.cwd.join("ferroftp.upload"));
@@ -27,6 +26,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         }
     }
     let path = chosen.ok_or_else(|| CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, "Cannot find a unique name."))?;
+    s.require(Right::Write, &path)?;
     s.rest = None;
     let upload = storage.write(&path, WriteMode::CreateNew).await?;
     let ascii = s.transfer_type == TransferType::Ascii;

@@ -1,7 +1,7 @@
 //! Turning storage entries into `LIST`, `NLST` and `MLSD` lines.
 
-use crate::auth::Rights;
-use crate::storage::{DirEntry, Metadata};
+use crate::auth::{FolderRights, Rights};
+use crate::storage::{DirEntry, Metadata, VirtualPath};
 use ferroftp_proto::listing::{self, Entry, Facts, FileKind, TypeContext};
 use std::time::SystemTime;
 
@@ -14,7 +14,8 @@ pub(crate) enum ListFormat {
     /// argument, so the names can be given back to `RETR` as they are).
     Names { prefix: String },
     /// `MLSD`: RFC 3659 fact lines.
-    Facts { facts: Facts, rights: Rights },
+    /// `MLSD`: each entry's `perm` fact comes from the rights at `dir/name`.
+    Facts { facts: Facts, rights: FolderRights, dir: VirtualPath },
 }
 
 /// Which entries a listing shows.
@@ -91,8 +92,13 @@ impl ListFormat {
                 out.extend_from_slice(prefix.as_bytes());
                 out.extend_from_slice(e.name.as_bytes());
             }
-            ListFormat::Facts { facts, rights } => out.extend_from_slice(
-                listing::mlsx_line(&to_entry(&e.name, &e.metadata, rights), facts, TypeContext::Entry).as_bytes(),
+            ListFormat::Facts { facts, rights, dir } => out.extend_from_slice(
+                listing::mlsx_line(
+                    &to_entry(&e.name, &e.metadata, &rights.at(&dir.join(&e.name))),
+                    facts,
+                    TypeContext::Entry,
+                )
+                .as_bytes(),
             ),
         }
         out.extend_from_slice(b"\r\n");

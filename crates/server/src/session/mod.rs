@@ -125,14 +125,15 @@ impl Session {
         Ok(Arc::clone(&self.account()?.storage))
     }
 
-    /// Refuses with 550 naming the right if the account lacks it.
-    pub(crate) fn require(&self, right: Right) -> Result<(), CommandError> {
-        if right.granted_by(&self.account()?.rights) {
+    /// Refuses with 550 naming the right and the path if the account lacks
+    /// that right there.
+    pub(crate) fn require(&self, right: Right, path: &VirtualPath) -> Result<(), CommandError> {
+        if right.granted_by(&self.account()?.rights.at(path)) {
             Ok(())
         } else {
             Err(CommandError::reply(
                 ReplyCode::FILE_UNAVAILABLE,
-                format!("Permission denied: this account has no '{}' right.", right.name()),
+                format!("Permission denied: no '{}' right on {path}.", right.name()),
             ))
         }
     }

@@ -58,6 +58,29 @@ impl VirtualPath {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// True if `base` is this path or one of its ancestors.
+    pub fn starts_with(&self, base: &VirtualPath) -> bool {
+        base.is_root() || self.0 == base.0 || (self.0.starts_with(&base.0) && self.0.as_bytes()[base.0.len()] == b'/')
+    }
+
+    /// This path seen from `base` (which must contain it) as a rooted path:
+    /// `/a/b/c` from `/a` is `/b/c`.
+    pub fn strip_prefix(&self, base: &VirtualPath) -> Option<VirtualPath> {
+        if !self.starts_with(base) {
+            return None;
+        }
+        if base.is_root() {
+            return Some(self.clone());
+        }
+        let rest = &self.0[base.0.len()..];
+        Some(if rest.is_empty() { VirtualPath::root() } else { VirtualPath(rest.to_string()) })
+    }
+
+    /// Number of components (`/` has none).
+    pub fn depth(&self) -> usize {
+        self.components().count()
+    }
 }
 
 impl fmt::Display for VirtualPath {
@@ -82,5 +105,19 @@ mod tests {
         assert_eq!(cwd.parent().parent().parent().as_str(), "/");
         assert_eq!(VirtualPath::root().relative(), "");
         assert_eq!(cwd.file_name(), Some("docs"));
+    }
+
+    #[test]
+    fn prefixes_compare_whole_components() {
+        let p = VirtualPath::root().join("/pub/docs/a");
+        assert!(p.starts_with(&VirtualPath::root().join("/pub")));
+        assert!(p.starts_with(&p));
+        assert!(p.starts_with(&VirtualPath::root()));
+        assert!(!p.starts_with(&VirtualPath::root().join("/pu")));
+        assert!(!VirtualPath::root().join("/pubx").starts_with(&VirtualPath::root().join("/pub")));
+        assert_eq!(p.strip_prefix(&VirtualPath::root().join("/pub")).unwrap().as_str(), "/docs/a");
+        assert_eq!(p.strip_prefix(&p).unwrap().as_str(), "/");
+        assert_eq!(p.strip_prefix(&VirtualPath::root().join("/other")), None);
+        assert_eq!(p.depth(), 3);
     }
 }

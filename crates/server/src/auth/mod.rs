@@ -1,119 +1,14 @@
 //! Authentication: the [`Authenticator`] trait and the built-in accounts
 //! (anonymous and logins given on the command line).
 
+mod rights;
+
+pub use rights::{FolderRights, Right, Rights};
+
 use crate::storage::Storage;
 use async_trait::async_trait;
 use std::net::IpAddr;
 use std::sync::Arc;
-
-/// What a logged-in user may do. Each operation checks exactly one right, and a
-/// refusal names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rights {
-    pub list: bool,
-    pub read: bool,
-    /// Create files (`STOR`, `STOU`).
-    pub write: bool,
-    /// Extend files (`APPE`, `REST`+`STOR`).
-    pub append: bool,
-    /// Remove files, and replace an existing file with `STOR`.
-    pub delete: bool,
-    pub rename: bool,
-    pub mkdir: bool,
-    pub rmdir: bool,
-}
-
-impl Rights {
-    pub const READ_ONLY: Rights = Rights {
-        list: true,
-        read: true,
-        write: false,
-        append: false,
-        delete: false,
-        rename: false,
-        mkdir: false,
-        rmdir: false,
-    };
-    pub const FULL: Rights = Rights {
-        list: true,
-        read: true,
-        write: true,
-        append: true,
-        delete: true,
-        rename: true,
-        mkdir: true,
-        rmdir: true,
-    };
-    /// Anonymous "write" mode: add files and folders, never change or remove what exists.
-    pub const UPLOAD: Rights = Rights { write: true, mkdir: true, ..Rights::READ_ONLY };
-
-    /// The RFC 3659 §7.5.5 `perm` fact for a file or directory.
-    pub fn perm_fact(&self, is_dir: bool) -> String {
-        let mut p = String::new();
-        let mut add = |on: bool, c: char| {
-            if on {
-                p.push(c);
-            }
-        };
-        if is_dir {
-            add(self.write, 'c');
-            add(self.rmdir, 'd');
-            add(self.list, 'e');
-            add(self.rename, 'f');
-            add(self.list, 'l');
-            add(self.mkdir, 'm');
-            add(self.delete, 'p');
-        } else {
-            add(self.append, 'a');
-            add(self.delete, 'd');
-            add(self.rename, 'f');
-            add(self.read, 'r');
-            add(self.write && self.delete, 'w');
-        }
-        p
-    }
-}
-
-/// One right, named in refusals ("550 Permission denied: no 'delete' right").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Right {
-    List,
-    Read,
-    Write,
-    Append,
-    Delete,
-    Rename,
-    Mkdir,
-    Rmdir,
-}
-
-impl Right {
-    pub fn name(self) -> &'static str {
-        match self {
-            Right::List => "list",
-            Right::Read => "read",
-            Right::Write => "write",
-            Right::Append => "append",
-            Right::Delete => "delete",
-            Right::Rename => "rename",
-            Right::Mkdir => "mkdir",
-            Right::Rmdir => "rmdir",
-        }
-    }
-
-    pub fn granted_by(self, r: &Rights) -> bool {
-        match self {
-            Right::List => r.list,
-            Right::Read => r.read,
-            Right::Write => r.write,
-            Right::Append => r.append,
-            Right::Delete => r.delete,
-            Right::Rename => r.rename,
-            Right::Mkdir => r.mkdir,
-            Right::Rmdir => r.rmdir,
-        }
-    }
-}
 
 /// A logged-in user: a name, a tree and what they may do in it.
 #[derive(Clone)]
@@ -121,7 +16,8 @@ pub struct Account {
     pub name: String,
     pub anonymous: bool,
     pub storage: Arc<dyn Storage>,
-    pub rights: Rights,
+    /// What the user may do, folder by folder.
+    pub rights: FolderRights,
 }
 
 impl std::fmt::Debug for Account {
@@ -226,7 +122,7 @@ impl Authenticator for StaticAuthenticator {
                 name: name.clone(),
                 anonymous: false,
                 storage: Arc::clone(&self.storage),
-                rights: Rights::FULL,
+                rights: FolderRights::uniform(Rights::FULL),
             });
         }
         if self.users.iter().any(|(n, _)| n == &c.user) {
@@ -242,7 +138,7 @@ impl Authenticator for StaticAuthenticator {
                 name: "anonymous".into(),
                 anonymous: true,
                 storage: Arc::clone(&self.storage),
-                rights,
+                rights: FolderRights::uniform(rights),
             });
         }
         Err(AuthError::UnknownUser)
