@@ -18,6 +18,13 @@ pub enum StorageErrorKind {
     InsufficientSpace,
     /// A restart offset beyond the end of the file (reply 554, RFC 3659 §5.5).
     InvalidOffset,
+    /// A mounted folder (or a folder holding one) cannot be removed or renamed.
+    MountPoint,
+    /// A rename from one mounted folder to another.
+    CrossFolder,
+    /// The user's or group's storage quota is used up (reply 552, RFC 959
+    /// "Exceeded storage allocation").
+    QuotaExceeded,
     /// Any other I/O failure (reply 451, "local error in processing").
     Io,
 }
@@ -31,7 +38,10 @@ impl StorageErrorKind {
             | StorageErrorKind::AlreadyExists
             | StorageErrorKind::NotADirectory
             | StorageErrorKind::IsADirectory
-            | StorageErrorKind::DirectoryNotEmpty => ReplyCode::FILE_UNAVAILABLE,
+            | StorageErrorKind::DirectoryNotEmpty
+            | StorageErrorKind::MountPoint
+            | StorageErrorKind::CrossFolder => ReplyCode::FILE_UNAVAILABLE,
+            StorageErrorKind::QuotaExceeded => ReplyCode::EXCEEDED_STORAGE,
             StorageErrorKind::InvalidName => ReplyCode::NAME_NOT_ALLOWED,
             StorageErrorKind::InsufficientSpace => ReplyCode::INSUFFICIENT_STORAGE,
             StorageErrorKind::InvalidOffset => ReplyCode::INVALID_RESTART,
@@ -50,6 +60,9 @@ impl StorageErrorKind {
             StorageErrorKind::InvalidName => "File name not allowed",
             StorageErrorKind::InsufficientSpace => "Insufficient storage space",
             StorageErrorKind::InvalidOffset => "Restart offset beyond end of file",
+            StorageErrorKind::MountPoint => "Is a mounted folder; it cannot be removed or renamed",
+            StorageErrorKind::CrossFolder => "Cannot move between mounted folders",
+            StorageErrorKind::QuotaExceeded => "Quota exceeded",
             StorageErrorKind::Io => "Local error in processing",
         }
     }

@@ -6,9 +6,11 @@
 //! beneath its root directory handle, so symlinks cannot escape either.
 
 mod local;
+mod mounts;
 mod path;
 
 pub use local::LocalFs;
+pub use mounts::MountedFs;
 pub use path::VirtualPath;
 
 use crate::error::StorageError;
