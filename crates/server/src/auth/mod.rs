@@ -2,8 +2,12 @@
 //! (anonymous and logins given on the command line).
 
 mod rights;
+mod users;
 
 pub use rights::{FolderRights, Right, Rights};
+pub use users::{
+    IpFilter, Origin, Resolved, Secret, UserDirectory, UserEntry, UserSettings, check_hash, hash_password,
+};
 
 use crate::storage::Storage;
 use async_trait::async_trait;
@@ -18,6 +22,28 @@ pub struct Account {
     pub storage: Arc<dyn Storage>,
     /// What the user may do, folder by folder.
     pub rights: FolderRights,
+    /// Limits and settings of the account.
+    pub policy: AccountPolicy,
+}
+
+/// Limits and settings that come with an account.
+#[derive(Debug, Clone, Default)]
+pub struct AccountPolicy {
+    /// Concurrent sessions of this user.
+    pub max_sessions: Option<u32>,
+    /// Bytes per second, shared by all of the user's transfers.
+    pub download_limit: Option<u64>,
+    pub upload_limit: Option<u64>,
+    /// (bytes, files) allowed in the account's folders.
+    pub quota: Option<(Option<u64>, Option<u64>)>,
+    /// Who shares the quota (`user:NAME` or `group:NAME`).
+    pub quota_owner: String,
+    /// The real directories the quota counts.
+    pub quota_roots: Vec<std::path::PathBuf>,
+    /// Data connections with other hosts are allowed (FXP).
+    pub fxp: bool,
+    /// Lines sent with the `230` reply.
+    pub login_message: Option<String>,
 }
 
 impl std::fmt::Debug for Account {
@@ -50,6 +76,12 @@ pub enum AuthError {
     AnonymousDisabled,
     #[error("the user is bound to a TLS client certificate that was not presented")]
     CertificateMismatch,
+    #[error("the account is disabled")]
+    Disabled,
+    #[error("logins from this address are not allowed for this user")]
+    AddressNotAllowed,
+    #[error("a folder of the account cannot be opened")]
+    Unavailable,
 }
 
 /// Decides who may log in and with what. Later backends (config-file users,
@@ -61,6 +93,12 @@ pub trait Authenticator: Send + Sync + 'static {
         user.eq_ignore_ascii_case("anonymous") || user.eq_ignore_ascii_case("ftp")
     }
     async fn authenticate(&self, credentials: &Credentials) -> Result<Account, AuthError>;
+    /// A per-user TLS requirement that overrides the server's policy:
+    /// `Some(true)` requires TLS before the password is sent, `Some(false)`
+    /// exempts the user. Asked at `USER`.
+    fn tls_required(&self, _user: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// Anonymous access to the served tree.
@@ -97,12 +135,12 @@ impl StaticAuthenticator {
     }
 }
 
-fn normalize_fingerprint(f: &str) -> String {
+pub(crate) fn normalize_fingerprint(f: &str) -> String {
     f.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_uppercase()).collect()
 }
 
 /// Compares without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -123,6 +161,7 @@ impl Authenticator for StaticAuthenticator {
                 anonymous: false,
                 storage: Arc::clone(&self.storage),
                 rights: FolderRights::uniform(Rights::FULL),
+                policy: AccountPolicy::default(),
             });
         }
         if self.users.iter().any(|(n, _)| n == &c.user) {
@@ -139,6 +178,7 @@ impl Authenticator for StaticAuthenticator {
                 anonymous: true,
                 storage: Arc::clone(&self.storage),
                 rights: FolderRights::uniform(rights),
+                policy: AccountPolicy::default(),
             });
         }
         Err(AuthError::UnknownUser)

@@ -1,7 +1,7 @@
 //! `PASS` (RFC 959 §4.1.1): completes the login begun by `USER`.
 
 use super::HandlerResult;
-use crate::auth::Credentials;
+use crate::auth::{AuthError, Credentials};
 use crate::error::CommandError;
 use crate::session::{Login, Session};
 use crate::storage::VirtualPath;
@@ -29,14 +29,31 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         Ok(account) => {
             tracing::info!(user = %account.name, anonymous = account.anonymous, "login");
             let text = if account.anonymous { "Anonymous access granted." } else { "Login successful." };
+            let mut lines: Vec<String> = account
+                .policy
+                .login_message
+                .as_deref()
+                .map(|m| m.lines().map(str::to_string).collect())
+                .unwrap_or_default();
+            lines.push(text.to_string());
             s.login = Login::LoggedIn(account);
             s.cwd = VirtualPath::root();
-            Ok(Reply::new(ReplyCode::LOGGED_IN, text).into())
+            Ok(Reply::multi(ReplyCode::LOGGED_IN, lines).into())
         }
         Err(e) => {
             tracing::info!(user = %user, reason = %e, "login failed");
             s.login = Login::None;
-            Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, "Login incorrect."))
+            // Every failure reads the same, so names and passwords cannot be told
+            // apart (RFC 2577 §5), except where the password was right and the
+            // user needs to know why they still cannot log in.
+            let text = match e {
+                AuthError::AddressNotAllowed => "Login not allowed from your address.",
+                AuthError::Unavailable => {
+                    "Login failed: the account's folders are unavailable; tell the administrator."
+                }
+                _ => "Login incorrect.",
+            };
+            Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, text))
         }
     }
 }

@@ -9,7 +9,9 @@ use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let user = arg.unwrap_or_default();
-    let tls_required = s.tls_context().is_some_and(|t| t.settings.control == TlsPolicy::Required);
+    let server_requires = s.tls_context().is_some_and(|t| t.settings.control == TlsPolicy::Required);
+    // A per-user setting overrides the server's policy (FileZilla's "force TLS" per user).
+    let tls_required = s.ctx.auth.tls_required(&user).unwrap_or(server_requires);
     if tls_required && !s.control_protected() {
         return Err(CommandError::reply(
             ReplyCode::NOT_LOGGED_IN,

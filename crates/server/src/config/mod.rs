@@ -1,10 +1,22 @@
 //! Server settings. The defaults are the safe zero-config mode: loopback only,
 //! ephemeral passive ports, short data-connection timeouts.
+//!
+//! The configuration file (TOML) is read by [`load`]: [`file`] is its schema,
+//! [`values`] its value types, [`error`] the errors that point at a line.
+
+pub mod error;
+pub mod file;
+pub mod load;
+pub mod values;
+
+pub use error::{ConfigError, ConfigErrors, Source};
+pub use load::{BuildOptions, Loaded, build, parse};
 
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use crate::auth::IpFilter;
 use crate::tls::TlsSettings;
 
 /// Everything the engine needs to know that is not an account.
@@ -18,8 +30,24 @@ pub struct ServerConfig {
     /// Address (or host name) put in `227` replies instead of the control
     /// connection's local address, for servers behind NAT.
     pub public_address: Option<String>,
-    /// First line of the `220` greeting.
+    /// The `220` greeting (several lines allowed).
     pub banner: String,
+    /// A file of this name in a folder is shown on `CWD` into it.
+    pub directory_message: Option<String>,
+    /// Sessions in all (`421` above it).
+    pub max_connections: Option<u32>,
+    /// Sessions from one address (`421` above it).
+    pub max_connections_per_ip: Option<u32>,
+    /// Who may connect at all.
+    pub ip_filter: IpFilter,
+    /// Bytes per second for all downloads together, and all uploads.
+    pub download_limit: Option<u64>,
+    pub upload_limit: Option<u64>,
+    /// How often a host name in `public_address` is looked up again.
+    pub resolve_interval: Duration,
+    /// Clients on private, loopback or link-local networks get the local
+    /// address in `227` instead of `public_address`.
+    pub local_clients_direct: bool,
     /// A session with no command for this long gets `421` and is closed.
     pub idle_timeout: Duration,
     /// How long a passive listener waits for the client, and an active
@@ -38,6 +66,14 @@ impl Default for ServerConfig {
             passive_ports: None,
             public_address: None,
             banner: "ferroftp ready".to_string(),
+            directory_message: None,
+            max_connections: None,
+            max_connections_per_ip: None,
+            ip_filter: IpFilter::default(),
+            download_limit: None,
+            upload_limit: None,
+            resolve_interval: Duration::from_secs(300),
+            local_clients_direct: true,
             idle_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
@@ -45,3 +81,9 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// A complete, annotated configuration file (`ferroftp config example`).
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+#[cfg(test)]
+mod tests;
