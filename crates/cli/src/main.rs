@@ -1,5 +1,6 @@
 //! The `ferroftp` binary: parses the command line and wires the library crates together.
 
+mod config;
 mod serve;
 mod tls;
 
@@ -29,6 +30,7 @@ enum Command {
     ///   ferroftp serve /srv/ftp --user alice:s3cret --anonymous off
     ///   ferroftp serve /srv/ftp --listen 0.0.0.0:21 --passive-ports 50000-50100
     ///   ferroftp serve /srv/ftp --listen 0.0.0.0:21 --public-address ftp.example.com
+    ///   ferroftp serve --config /etc/ferroftp.toml
     #[command(verbatim_doc_comment)]
     Serve(serve::ServeArgs),
     /// TLS certificate tools.
@@ -36,13 +38,36 @@ enum Command {
         #[command(subcommand)]
         command: tls::CertCommand,
     },
+    /// Configuration file tools: example, check, explain.
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
+    /// Print the argon2id hash of a password, for `password = "..."` in the
+    /// configuration. Reads the password without echo (or one line from
+    /// standard input when it is not a terminal).
+    Passwd,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Cert { command } => tls::run_cert(command),
+        Command::Config { command } => config::run(command),
+        Command::Passwd => config::passwd(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // Configuration errors are already phrased "error: FILE:LINE:COLUMN: ...".
+            if e.downcast_ref::<ferroftp_server::config::ConfigErrors>().is_some() {
+                eprintln!("{e}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 

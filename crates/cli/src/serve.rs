@@ -2,48 +2,61 @@
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use ferroftp_server::{AnonymousAccess, LocalFs, Server, ServerConfig, StaticAuthenticator};
+use ferroftp_server::config::file::{AnonymousMode, ConfigFile, LogLevel};
+use ferroftp_server::config::values::{Period, PortRange};
+use ferroftp_server::config::{self, BuildOptions, Loaded, Source};
+use ferroftp_server::toml::Spanned;
+use ferroftp_server::{Authenticator, Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
-use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// Options of `ferroftp serve`.
+/// Options of `ferroftp serve`. Each has a key in the configuration file
+/// (named in its help) and wins over it.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Directory to serve.
-    #[arg(default_value = ".")]
-    dir: PathBuf,
+    /// Directory to serve [key: server.root]. Default: the current directory,
+    /// read-only to anonymous users (without --config).
+    dir: Option<PathBuf>,
 
-    /// Address and port to listen on; repeat for several.
+    /// Configuration file (TOML); `ferroftp config example` prints a complete one.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Address and port to listen on; repeat for several [key: server.listen].
     /// Default: 127.0.0.1:2121 and [::1]:2121.
     #[arg(long = "listen", value_name = "ADDR:PORT")]
     listen: Vec<SocketAddr>,
 
-    /// A login with full rights on DIR, as NAME:PASSWORD; repeat for several.
+    /// A login with full rights on DIR, as NAME:PASSWORD; repeat for several
+    /// [key: users.NAME with password from `ferroftp passwd`].
     #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = parse_user)]
     users: Vec<(String, String)>,
 
     /// Anonymous access (users "anonymous" and "ftp"): off, read (list and download), or
-    /// write (also upload new files and create folders; nothing existing can be changed).
-    #[arg(long, value_enum, default_value_t = Anonymous::Read)]
-    anonymous: Anonymous,
+    /// write (also upload new files and create folders; nothing existing can be changed)
+    /// [key: anonymous.access]. Default: read without --config, off with it.
+    #[arg(long, value_enum)]
+    anonymous: Option<Anonymous>,
 
-    /// Range of ports for passive data connections, e.g. 50000-50100 (default: any free port).
+    /// Range of ports for passive data connections, e.g. 50000-50100 (default: any free
+    /// port) [key: passive.ports].
     #[arg(long, value_name = "FIRST-LAST", value_parser = parse_port_range)]
-    passive_ports: Option<RangeInclusive<u16>>,
+    passive_ports: Option<PortRange>,
 
-    /// Address or host name to announce in PASV replies, for servers behind NAT.
+    /// Address or host name to announce in PASV replies, for servers behind NAT
+    /// [key: passive.public_address].
     #[arg(long, value_name = "HOST")]
     public_address: Option<String>,
 
-    /// Seconds without a command before a session is closed.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
-    idle_timeout: u64,
+    /// Seconds without a command before a session is closed (default 300)
+    /// [key: server.idle_timeout].
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
 
-    /// Log every command and reply (protocol trace).
+    /// Log every command and reply (protocol trace) [key: server.log_level = "debug"].
     #[arg(short, long)]
     debug: bool,
 
@@ -65,96 +78,165 @@ fn parse_user(s: &str) -> Result<(String, String), String> {
     }
 }
 
-fn parse_port_range(s: &str) -> Result<RangeInclusive<u16>, String> {
-    let err =
-        || format!("expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535 (for example 50000-50100), got {s:?}");
-    let (a, b) = s.split_once('-').ok_or_else(err)?;
-    let (a, b): (u16, u16) = (a.trim().parse().map_err(|_| err())?, b.trim().parse().map_err(|_| err())?);
-    if a < 1024 || a > b {
-        return Err(err());
+fn parse_port_range(s: &str) -> Result<PortRange, String> {
+    PortRange::parse(s)
+}
+
+/// A configuration ready to serve: the file (or the zero-config defaults) with
+/// the flags applied, checked and built.
+pub(crate) struct Prepared {
+    pub(crate) file: ConfigFile,
+    pub(crate) loaded: Loaded,
+    /// Where relative paths of the file start.
+    pub(crate) base: PathBuf,
+    /// What to call the configuration in messages.
+    pub(crate) described: String,
+}
+
+/// The directory relative paths in a configuration file start from: the file's own.
+pub(crate) fn config_dir(path: &Path) -> PathBuf {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// Reads the configuration file, if any, and applies the flags over it.
+pub(crate) fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
+    let (mut file, source, base, described) = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let source = Source::new(path.display().to_string(), text);
+            let file = config::parse(&source)?;
+            (file, source, config_dir(path), path.display().to_string())
+        }
+        None => {
+            let mut file = ConfigFile::default();
+            file.anonymous.access = Some(AnonymousMode::Read);
+            (
+                file,
+                Source::new("(command line)", ""),
+                std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+                String::new(),
+            )
+        }
+    };
+    let dir = match (&args.dir, &args.config) {
+        (Some(d), _) => Some(d.clone()),
+        (None, None) => Some(PathBuf::from(".")),
+        (None, Some(_)) => None,
+    };
+    if let Some(dir) = dir {
+        let abs = dir.canonicalize().with_context(|| format!("cannot serve {}: no such directory", dir.display()))?;
+        if !abs.is_dir() {
+            bail!("cannot serve {}: not a directory", abs.display());
+        }
+        file.server.root = Some(Spanned::new(0..0, abs));
     }
-    Ok(a..=b)
+    if let Some(a) = args.anonymous {
+        file.anonymous.access = Some(match a {
+            Anonymous::Off => AnonymousMode::Off,
+            Anonymous::Read => AnonymousMode::Read,
+            Anonymous::Write => AnonymousMode::Write,
+        });
+    }
+    if file.anonymous.access.is_some_and(|a| a != AnonymousMode::Off) && file.anonymous.root.is_none() {
+        file.anonymous.root = file.server.root.clone();
+    }
+    if !args.listen.is_empty() {
+        file.server.listen = Some(args.listen.clone());
+    }
+    if let Some(p) = &args.passive_ports {
+        file.passive.ports = Some(p.clone());
+    }
+    if let Some(a) = &args.public_address {
+        file.passive.public_address = Some(a.clone());
+    }
+    if let Some(secs) = args.idle_timeout {
+        file.server.idle_timeout = Some(Period(Duration::from_secs(secs)));
+    }
+    if args.debug {
+        file.server.log_level = Some(LogLevel::Debug);
+    }
+    args.tls.apply(&mut file);
+    let options = BuildOptions {
+        check_paths: true,
+        base_dir: Some(base.clone()),
+        flag_users: args.users.clone(),
+        flag_certificates: args.tls.user_certificates.clone(),
+    };
+    let loaded = config::build(&file, &source, &options)?;
+    if loaded.directory.names().is_empty() && loaded.directory.anonymous().is_none() {
+        bail!("nobody could log in: anonymous access is off and no user is configured (give --user or a config file)");
+    }
+    Ok(Prepared { file, loaded, base, described })
+}
+
+/// The TLS settings and the complete server configuration of a prepared configuration.
+pub(crate) fn server_config(p: &Prepared) -> anyhow::Result<(ServerConfig, Option<PathBuf>)> {
+    let mut config = p.loaded.server.clone();
+    let mut names = vec!["localhost".to_string()];
+    names.extend(config.listen.iter().map(|a| a.ip().to_string()));
+    if let Some(t) = &p.file.tls {
+        names.extend(t.implicit_listen.iter().map(|a| a.ip().to_string()));
+    }
+    names.extend(config.public_address.clone());
+    names.dedup();
+    let tls =
+        crate::tls::settings(p.file.tls.as_ref(), &p.base, &names, p.loaded.directory.wants_client_certificates())?;
+    let generated = tls.as_ref().and_then(|(_, g)| g.clone());
+    config.tls = tls.map(|(settings, _)| settings);
+    Ok((config, generated))
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let default_level = if args.debug { "debug" } else { "info" };
+    // Read the configuration before logging starts: its log level applies.
+    let prepared = prepare(&args)?;
+    let level = prepared.file.server.log_level.map_or("info", LogLevel::as_str);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, prepared))
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let dir =
-        args.dir.canonicalize().with_context(|| format!("cannot serve {}: no such directory", args.dir.display()))?;
-    if !dir.is_dir() {
-        bail!("cannot serve {}: not a directory", dir.display());
-    }
-    let storage = LocalFs::open(&dir).with_context(|| format!("cannot open {}", dir.display()))?;
-    let anonymous = match args.anonymous {
-        Anonymous::Off => AnonymousAccess::Off,
-        Anonymous::Read => AnonymousAccess::Read,
-        Anonymous::Write => AnonymousAccess::Write,
-    };
-    if anonymous == AnonymousAccess::Off && args.users.is_empty() {
-        bail!("nobody could log in: anonymous access is off and no --user was given");
-    }
-    let mut config = ServerConfig {
-        passive_ports: args.passive_ports,
-        public_address: args.public_address,
-        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
-        ..ServerConfig::default()
-    };
-    if !args.listen.is_empty() {
-        config.listen = args.listen;
-    }
-    let mut names = vec!["localhost".to_string()];
-    names.extend(config.listen.iter().map(|a| a.ip().to_string()));
-    names.extend(args.tls.implicit_tls_hosts());
-    names.extend(config.public_address.clone());
-    names.dedup();
-    let tls = args.tls.settings(&names)?;
-    let generated_cert = tls.as_ref().and_then(|(_, g)| g.clone());
-    config.tls = tls.map(|(settings, _)| settings);
-    let user_names: Vec<String> = args.users.iter().map(|(n, _)| n.clone()).collect();
-    for (name, _) in &args.tls.user_certificates {
-        if !user_names.contains(name) {
-            bail!("--tls-user-cert names {name:?}, which is not a --user");
+async fn serve(args: ServeArgs, prepared: Prepared) -> anyhow::Result<()> {
+    let (config, generated_cert) = server_config(&prepared)?;
+    let directory = &prepared.loaded.directory;
+    let user_names: Vec<String> = directory.names().into_iter().map(str::to_string).collect();
+    let anonymous = directory.anonymous().map(|a| {
+        if a.rights.at(&ferroftp_server::VirtualPath::root()).write {
+            "to anonymous users, who may upload new files"
+        } else {
+            "read-only to anonymous users"
         }
-    }
-    let auth = args
-        .tls
-        .user_certificates
-        .iter()
-        .fold(StaticAuthenticator::new(Arc::new(storage), anonymous, args.users), |auth, (name, fingerprint)| {
-            auth.bind_certificate(name.clone(), fingerprint.clone())
-        });
-    let server = Server::bind(config, Arc::new(auth)).await.context("starting the server")?;
+    });
+    let Prepared { loaded, described, .. } = prepared;
+    let auth: Arc<dyn Authenticator> = Arc::new(loaded.directory);
+    let server = Server::bind(config, auth).await.context("starting the server")?;
     let addrs = server.local_addrs();
     let implicit_addrs = server.implicit_tls_addrs();
 
-    let access = match anonymous {
-        AnonymousAccess::Off => "no anonymous access",
-        AnonymousAccess::Read => "read-only to anonymous users",
-        AnonymousAccess::Write => "to anonymous users, who may upload new files",
-    };
-    println!("ferroftp {} serving {} ({access})", env!("CARGO_PKG_VERSION"), dir.display());
+    let access = anonymous.unwrap_or("no anonymous access");
+    if described.is_empty() {
+        let root = loaded.server_root.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+        println!("ferroftp {} serving {root} ({access})", env!("CARGO_PKG_VERSION"));
+    } else {
+        println!("ferroftp {} with {described}: {} users ({access})", env!("CARGO_PKG_VERSION"), user_names.len());
+    }
     for addr in &addrs {
         let host = match addr {
             SocketAddr::V4(a) => a.ip().to_string(),
             SocketAddr::V6(a) => format!("[{}]", a.ip()),
         };
-        if anonymous != AnonymousAccess::Off {
+        if anonymous.is_some() {
             println!("  ftp://{host}:{}/", addr.port());
         }
-        for name in &user_names {
+        for name in user_names.iter().take(5) {
             println!("  ftp://{name}@{host}:{}/", addr.port());
         }
-        if !addr.ip().is_loopback() && anonymous == AnonymousAccess::Write {
+        if !addr.ip().is_loopback() && anonymous.is_some_and(|a| a.contains("upload")) {
             warn!(%addr, "anonymous uploads are enabled on a non-loopback address");
         }
     }
@@ -179,11 +261,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             use tokio::signal::unix::{SignalKind, signal};
             let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
             while hup.recv().await.is_some() {
-                match handle.reload_tls() {
-                    Ok(Some(fingerprint)) => info!(%fingerprint, "SIGHUP: TLS certificate reloaded"),
-                    Ok(None) => info!("SIGHUP: nothing to reload"),
-                    Err(e) => warn!(error = %e, "SIGHUP: certificate not reloaded; the old one stays in use"),
-                }
+                reload(&args, &handle);
             }
         });
     }
@@ -194,6 +272,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     server.run().await;
     Ok(())
+}
+
+/// SIGHUP: reads the configuration again and hands it to the server, or keeps
+/// the running one and logs why.
+fn reload(args: &ServeArgs, handle: &ServerHandle) {
+    let result = prepare(args).and_then(|p| {
+        let (config, _) = server_config(&p)?;
+        handle.reload(config, Arc::new(p.loaded.directory))?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => info!("SIGHUP: configuration reloaded; new sessions use it, running sessions go on"),
+        Err(e) => warn!("SIGHUP: configuration not reloaded, the running one stays:\n{e:#}"),
+    }
 }
 
 fn url_host_port(addr: &SocketAddr) -> String {
@@ -234,7 +326,7 @@ mod tests {
         assert_eq!(parse_user("alice:a:b").unwrap(), ("alice".to_string(), "a:b".to_string()));
         assert!(parse_user("alice").is_err());
         assert!(parse_user(":x").is_err());
-        assert_eq!(parse_port_range("50000-50100").unwrap(), 50000..=50100);
+        assert_eq!(parse_port_range("50000-50100").unwrap().0, 50000..=50100);
         assert!(parse_port_range("50100-50000").is_err());
         assert!(parse_port_range("20-30").is_err());
         assert!(parse_port_range("x").is_err());

@@ -2,7 +2,9 @@
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use ferroftp_server::config::file::{ConfigFile, TlsMode, TlsSection};
 use ferroftp_server::tls::{CertificateSource, TlsPolicy, TlsSettings, generate_self_signed};
+use ferroftp_server::toml::Spanned;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -53,11 +55,6 @@ pub struct TlsArgs {
 }
 
 impl TlsArgs {
-    /// Addresses of the implicit listeners, for the certificate's names.
-    pub fn implicit_tls_hosts(&self) -> Vec<String> {
-        self.implicit_tls.iter().map(|a| a.ip().to_string()).collect()
-    }
-
     fn enabled(&self) -> bool {
         self.tls
             || self.tls_required
@@ -66,31 +63,74 @@ impl TlsArgs {
             || !self.user_certificates.is_empty()
     }
 
-    /// The TLS settings these options ask for, generating a certificate if needed.
-    /// `names` are the host names and addresses a generated certificate covers.
-    pub fn settings(&self, names: &[String]) -> anyhow::Result<Option<(TlsSettings, Option<PathBuf>)>> {
-        if !self.enabled() {
-            return Ok(None);
+    /// Applies these flags over the `[tls]` section of a configuration (flags win).
+    pub fn apply(&self, file: &mut ConfigFile) {
+        if !self.enabled() && !self.no_tls_session_reuse && !self.allow_ccc && self.state_dir.is_none() {
+            return;
         }
-        let (source, generated) = match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => (CertificateSource::Files { cert: cert.clone(), key: key.clone() }, None),
-            _ => {
-                let dir = self.state_dir.clone().unwrap_or_else(default_state_dir);
-                let (cert, key) = self_signed_in(&dir, names)?;
-                (CertificateSource::Files { cert: cert.clone(), key }, Some(cert))
-            }
-        };
-        let mut settings = TlsSettings::new(source);
+        let t = file.tls.get_or_insert_with(TlsSection::default);
+        if self.tls && matches!(t.mode, None | Some(TlsMode::Off)) {
+            t.mode = Some(TlsMode::Optional);
+        }
         if self.tls_required {
-            settings.control = TlsPolicy::Required;
-            settings.data_required = true;
+            t.mode = Some(TlsMode::Required);
+            t.require_protected_data = Some(true);
         }
-        settings.require_session_reuse = !self.no_tls_session_reuse;
-        settings.allow_ccc = self.allow_ccc;
-        settings.implicit_listen = self.implicit_tls.clone();
-        settings.client_certificates = !self.user_certificates.is_empty();
-        Ok(Some((settings, generated)))
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            t.cert = Some(Spanned::new(0..0, cert.clone()));
+            t.key = Some(Spanned::new(0..0, key.clone()));
+            t.mode = t.mode.or(Some(TlsMode::Optional));
+        }
+        if !self.implicit_tls.is_empty() {
+            t.implicit_listen = self.implicit_tls.clone();
+            t.mode = t.mode.or(Some(TlsMode::Optional));
+        }
+        if self.no_tls_session_reuse {
+            t.session_reuse = Some(false);
+        }
+        if self.allow_ccc {
+            t.allow_ccc = Some(true);
+        }
+        if let Some(dir) = &self.state_dir {
+            t.state_dir = Some(dir.clone());
+        }
     }
+}
+
+/// The TLS settings a `[tls]` section asks for, generating a certificate if it
+/// names none. `names` are the host names and addresses a generated certificate
+/// covers; relative paths are taken from `base`.
+pub fn settings(
+    section: Option<&TlsSection>,
+    base: &Path,
+    names: &[String],
+    client_certificates: bool,
+) -> anyhow::Result<Option<(TlsSettings, Option<PathBuf>)>> {
+    let Some(t) = section else { return Ok(None) };
+    let mode = t.mode.unwrap_or(TlsMode::Optional);
+    if mode == TlsMode::Off {
+        return Ok(None);
+    }
+    let (source, generated) = match (&t.cert, &t.key) {
+        (Some(cert), Some(key)) => {
+            (CertificateSource::Files { cert: base.join(cert.get_ref()), key: base.join(key.get_ref()) }, None)
+        }
+        _ => {
+            let dir = t.state_dir.as_ref().map(|d| base.join(d)).unwrap_or_else(default_state_dir);
+            let (cert, key) = self_signed_in(&dir, names)?;
+            (CertificateSource::Files { cert: cert.clone(), key }, Some(cert))
+        }
+    };
+    let mut settings = TlsSettings::new(source);
+    if mode == TlsMode::Required {
+        settings.control = TlsPolicy::Required;
+    }
+    settings.data_required = t.require_protected_data.unwrap_or(mode == TlsMode::Required);
+    settings.require_session_reuse = t.session_reuse.unwrap_or(true);
+    settings.allow_ccc = t.allow_ccc.unwrap_or(false);
+    settings.implicit_listen = t.implicit_listen.clone();
+    settings.client_certificates = client_certificates;
+    Ok(Some((settings, generated)))
 }
 
 fn parse_binding(s: &str) -> Result<(String, String), String> {

@@ -43,7 +43,7 @@ fn bad_arguments_fail_with_a_clear_message() {
                 "--tls-user-cert",
                 "bob=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             ],
-            "not a --user",
+            "which is not a user",
         ),
     ];
     for (args, needle) in cases {

@@ -28,3 +28,5 @@ pub use error::{ServerError, StorageError, StorageErrorKind};
 pub use listener::{Server, ServerHandle};
 pub use storage::{LocalFs, Storage, VirtualPath};
 pub use tls::{CertificateSource, TlsError, TlsPolicy, TlsSettings};
+/// The TOML library the configuration is read with (for [`toml::Spanned`] values).
+pub use toml;

@@ -8,16 +8,29 @@ use crate::tls::{TlsContext, TlsError};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+/// What outlives a configuration reload.
+struct Shared {
+    /// The configuration new sessions start with; `reload` replaces it.
+    current: RwLock<Arc<ServerContext>>,
+    shutdown: CancellationToken,
+}
+
+impl Shared {
+    fn current(&self) -> Arc<ServerContext> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 /// A bound FTP server, ready to [`run`](Server::run).
 pub struct Server {
-    ctx: Arc<ServerContext>,
+    shared: Arc<Shared>,
     /// Control listeners; `true` marks implicit-FTPS ones.
     listeners: Vec<(TcpListener, bool)>,
     tls_fingerprint: Option<String>,
@@ -26,7 +39,7 @@ pub struct Server {
 /// Controls a running server from another task.
 #[derive(Clone)]
 pub struct ServerHandle {
-    ctx: Arc<ServerContext>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -41,13 +54,28 @@ impl ServerHandle {
     /// stays in use. Returns the new certificate's SHA-256 fingerprint, or
     /// `None` when TLS is not configured.
     pub fn reload_tls(&self) -> Result<Option<String>, TlsError> {
-        self.ctx.tls.as_ref().map(TlsContext::reload).transpose()
+        self.shared.current().tls.as_ref().map(TlsContext::reload).transpose()
+    }
+
+    /// Replaces the configuration and accounts: sessions that start from now on
+    /// use them, running sessions keep theirs. On error nothing changes. Listen
+    /// addresses are bound once; a change to them waits for a restart (logged).
+    pub fn reload(&self, config: ServerConfig, auth: Arc<dyn Authenticator>) -> Result<(), ServerError> {
+        let old = self.shared.current();
+        let tls = config.tls.clone().map(TlsContext::new).transpose()?.map(|(ctx, _)| ctx);
+        let implicit = |c: &ServerConfig| c.tls.as_ref().map(|t| t.implicit_listen.clone()).unwrap_or_default();
+        if config.listen != old.config.listen || implicit(&config) != implicit(&old.config) {
+            warn!("listen addresses changed in the configuration; they take effect at the next restart");
+        }
+        let ctx = Arc::new(ServerContext { config, auth, shutdown: self.shared.shutdown.clone(), tls });
+        *self.shared.current.write().unwrap_or_else(|e| e.into_inner()) = ctx;
+        Ok(())
     }
 
     /// Stops accepting, tells idle sessions `421`, lets running transfers finish
     /// within the grace period, then closes.
     pub fn shutdown(&self) {
-        self.ctx.shutdown.cancel();
+        self.shared.shutdown.cancel();
     }
 }
 
@@ -103,8 +131,10 @@ impl Server {
         if listeners.is_empty() {
             return Err(ServerError::NoListener);
         }
-        let ctx = Arc::new(ServerContext { config, auth, shutdown: CancellationToken::new(), tls });
-        Ok(Server { ctx, listeners, tls_fingerprint })
+        let shutdown = CancellationToken::new();
+        let ctx = Arc::new(ServerContext { config, auth, shutdown: shutdown.clone(), tls });
+        let shared = Arc::new(Shared { current: RwLock::new(ctx), shutdown });
+        Ok(Server { shared, listeners, tls_fingerprint })
     }
 
     /// The addresses actually bound (with the real port when 0 was asked for).
@@ -119,7 +149,7 @@ impl Server {
 
     /// True when TLS is required on the control connection.
     pub fn tls_required(&self) -> bool {
-        self.ctx.tls.as_ref().is_some_and(|t| t.settings.control == crate::tls::TlsPolicy::Required)
+        self.shared.current().tls.as_ref().is_some_and(|t| t.settings.control == crate::tls::TlsPolicy::Required)
     }
 
     /// SHA-256 fingerprint of the TLS certificate, when TLS is configured.
@@ -129,7 +159,7 @@ impl Server {
 
     /// A handle that can stop the server.
     pub fn handle(&self) -> ServerHandle {
-        ServerHandle { ctx: Arc::clone(&self.ctx) }
+        ServerHandle { shared: Arc::clone(&self.shared) }
     }
 
     /// Accepts sessions until shutdown, then waits for them to close.
@@ -139,7 +169,7 @@ impl Server {
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         for (listener, implicit) in self.listeners {
             let tx = tx.clone();
-            let shutdown = self.ctx.shutdown.clone();
+            let shutdown = self.shared.shutdown.clone();
             tracker.spawn(async move {
                 loop {
                     let accepted = tokio::select! {
@@ -164,11 +194,11 @@ impl Server {
         drop(tx);
         loop {
             let (stream, implicit) = tokio::select! {
-                _ = self.ctx.shutdown.cancelled() => break,
+                _ = self.shared.shutdown.cancelled() => break,
                 s = rx.recv() => match s { Some(s) => s, None => break },
             };
             next_id += 1;
-            tracker.spawn(session::run(Arc::clone(&self.ctx), stream, next_id, implicit));
+            tracker.spawn(session::run(self.shared.current(), stream, next_id, implicit));
         }
         info!("shutting down: no new sessions; waiting for open sessions to close");
         tracker.close();

@@ -189,6 +189,11 @@ impl UserDirectory {
         names
     }
 
+    /// True if some user must present a TLS client certificate.
+    pub fn wants_client_certificates(&self) -> bool {
+        self.users.values().any(|u| u.certificate.is_some())
+    }
+
     pub fn anonymous(&self) -> Option<&UserEntry> {
         self.anonymous.as_ref()
     }

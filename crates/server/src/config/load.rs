@@ -35,6 +35,9 @@ pub struct BuildOptions {
     /// `--user NAME:PASSWORD` logins from the command line: full rights on
     /// `server.root`. They replace a user of the same name from the file.
     pub flag_users: Vec<(String, String)>,
+    /// `--tls-user-cert NAME=FINGERPRINT`: binds a user (from the file or a
+    /// flag) to a client certificate.
+    pub flag_certificates: Vec<(String, String)>,
 }
 
 /// The running configuration.
@@ -43,6 +46,8 @@ pub struct Loaded {
     /// Everything but TLS, which the caller builds from `file.tls`.
     pub server: ServerConfig,
     pub directory: UserDirectory,
+    /// `server.root`, made absolute.
+    pub server_root: Option<PathBuf>,
 }
 
 struct Builder<'a> {
@@ -464,6 +469,12 @@ pub fn build(file: &ConfigFile, source: &Source, options: &BuildOptions) -> Resu
             None => b.errors.push(source.error(None, "--user needs a served directory: give DIR or server.root")),
         }
     }
+    for (name, fingerprint) in &options.flag_certificates {
+        match users.iter_mut().find(|u| u.name == *name) {
+            Some(u) => u.certificate = Some(crate::auth::normalize_fingerprint(fingerprint)),
+            None => b.errors.push(source.error(None, format!("--tls-user-cert names {name:?}, which is not a user"))),
+        }
+    }
     let anonymous = anonymous_entry(&mut b, file);
     if !b.errors.is_empty() {
         // A group's mistake is found once per member; report it once.
@@ -475,7 +486,11 @@ pub fn build(file: &ConfigFile, source: &Source, options: &BuildOptions) -> Resu
         });
         return Err(ConfigErrors(b.errors));
     }
-    Ok(Loaded { server, directory: UserDirectory::new(users, anonymous) })
+    let server_root = file.server.root.as_ref().map(|r| match (&options.base_dir, r.get_ref().is_absolute()) {
+        (Some(base), false) => base.join(r.get_ref()),
+        _ => r.get_ref().clone(),
+    });
+    Ok(Loaded { server, directory: UserDirectory::new(users, anonymous), server_root })
 }
 
 /// The address ranges of a filter, for display.
