@@ -17,6 +17,7 @@ mod commands;
 pub mod config;
 mod data;
 pub mod error;
+pub mod limits;
 mod listener;
 mod session;
 pub mod storage;

@@ -67,7 +67,13 @@ impl ServerHandle {
         if config.listen != old.config.listen || implicit(&config) != implicit(&old.config) {
             warn!("listen addresses changed in the configuration; they take effect at the next restart");
         }
-        let ctx = Arc::new(ServerContext { config, auth, shutdown: self.shared.shutdown.clone(), tls });
+        let ctx = Arc::new(ServerContext {
+            config,
+            auth,
+            shutdown: self.shared.shutdown.clone(),
+            tls,
+            connections: Arc::clone(&old.connections),
+        });
         *self.shared.current.write().unwrap_or_else(|e| e.into_inner()) = ctx;
         Ok(())
     }
@@ -132,7 +138,13 @@ impl Server {
             return Err(ServerError::NoListener);
         }
         let shutdown = CancellationToken::new();
-        let ctx = Arc::new(ServerContext { config, auth, shutdown: shutdown.clone(), tls });
+        let ctx = Arc::new(ServerContext {
+            config,
+            auth,
+            shutdown: shutdown.clone(),
+            tls,
+            connections: Arc::new(crate::limits::Connections::default()),
+        });
         let shared = Arc::new(Shared { current: RwLock::new(ctx), shutdown });
         Ok(Server { shared, listeners, tls_fingerprint })
     }

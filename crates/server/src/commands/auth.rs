@@ -24,5 +24,6 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     // A login begun in clear text starts over under TLS (RFC 4217 §4: the
     // password must not have crossed unprotected).
     s.login = Login::None;
+    s.user_slot = None;
     Ok(Outcome::StartTls(Reply::new(ReplyCode(234), "AUTH TLS successful; start the TLS handshake.")))
 }

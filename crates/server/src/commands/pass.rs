@@ -27,6 +27,15 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     };
     match s.ctx.auth.authenticate(&credentials).await {
         Ok(account) => {
+            let slot = match s.ctx.connections.login(&account.name, account.policy.max_sessions) {
+                Ok(slot) => slot,
+                Err(refusal) => {
+                    tracing::info!(user = %account.name, reason = %refusal, "login refused");
+                    s.login = Login::None;
+                    return Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, refusal.to_string()));
+                }
+            };
+            s.user_slot = Some(slot);
             tracing::info!(user = %account.name, anonymous = account.anonymous, "login");
             let text = if account.anonymous { "Anonymous access granted." } else { "Login successful." };
             let mut lines: Vec<String> = account

@@ -16,6 +16,7 @@ use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
 use crate::data::{DataEvent, DataSetup, DataTls, Job, TransferHandle, TransferParams, bind_passive, spawn_transfer};
 use crate::error::{CommandError, StorageError, StorageErrorKind};
+use crate::limits::{Connections, Refusal, UserSlot};
 use crate::storage::{Metadata, Storage, VirtualPath};
 use crate::tls::{SessionTls, TlsContext};
 use ferroftp_proto::listing::{Facts, FileKind};
@@ -40,6 +41,8 @@ pub(crate) struct ServerContext {
     pub(crate) shutdown: CancellationToken,
     /// FTPS, when configured.
     pub(crate) tls: Option<TlsContext>,
+    /// Session counts; the same across configuration reloads.
+    pub(crate) connections: Arc<Connections>,
 }
 
 /// Where the login sequence stands (RFC 959 §5.4, USER/PASS state diagram).
@@ -105,6 +108,8 @@ pub(crate) struct Session {
     pub(crate) downgrade_requested: bool,
     /// SHA-256 fingerprint of the client certificate presented on the control connection.
     pub(crate) client_certificate: Option<String>,
+    /// The logged-in user's place among their sessions.
+    pub(crate) user_slot: Option<UserSlot>,
     transfer: Option<Running>,
     queued: VecDeque<Result<Vec<u8>, LineError>>,
     /// The session ends after the current reply.
@@ -246,6 +251,7 @@ impl Session {
     /// RFC 7151 §3.2: HOST is reset too).
     pub(crate) fn reinitialize(&mut self) {
         self.login = Login::None;
+        self.user_slot = None;
         self.host = None;
         self.cwd = VirtualPath::root();
         self.transfer_type = TransferType::Ascii;
@@ -469,17 +475,37 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64, imp
         upgrade_requested: false,
         downgrade_requested: false,
         client_certificate,
+        user_slot: None,
         transfer: None,
         queued: VecDeque::new(),
         closing: false,
     };
     async move {
+        let admitted = if s.ctx.config.ip_filter.permits(peer.ip()) {
+            let c = &s.ctx.config;
+            s.ctx.connections.admit(peer.ip(), c.max_connections, c.max_connections_per_ip)
+        } else {
+            Err(Refusal::Address)
+        };
+        let slot = match admitted {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                info!(reason = %refusal, "connection refused");
+                let _ = s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, refusal.to_string())).await;
+                s.writer.shutdown().await;
+                return;
+            }
+        };
         info!(local = %local, "session start");
         let started = Instant::now();
         let result = event_loop(&mut s, &mut reader, &shutdown).await;
         if let Some(mut t) = s.transfer.take() {
             t.handle.abort();
         }
+        // Give back the session's places before the client sees the close, so a
+        // client that reconnects at once is counted correctly.
+        s.user_slot = None;
+        drop(slot);
         s.writer.shutdown().await;
         info!(
             user = s.user_name(),
@@ -513,7 +539,7 @@ async fn upgrade_if_requested(s: &mut Session, reader: &mut ControlReader) -> io
 }
 
 async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &CancellationToken) -> io::Result<()> {
-    let banner = Reply::new(ReplyCode::READY, s.ctx.config.banner.clone());
+    let banner = Reply::multi(ReplyCode::READY, s.ctx.config.banner.lines().map(str::to_string).collect());
     s.send(&banner).await?;
     let mut idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
     let mut shutdown_deadline: Option<tokio::time::Instant> = None;

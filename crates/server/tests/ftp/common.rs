@@ -1,7 +1,10 @@
 //! Test harness: a real server on port 0 in its own thread, and clients to drive it.
 
 use ferroftp_proto::reply::ReplyParser;
-use ferroftp_server::{AnonymousAccess, LocalFs, Server, ServerConfig, ServerHandle, StaticAuthenticator};
+use ferroftp_server::config::{self, BuildOptions, Loaded, Source};
+use ferroftp_server::{
+    AnonymousAccess, Authenticator, LocalFs, Server, ServerConfig, ServerHandle, StaticAuthenticator,
+};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,6 +14,22 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use suppaftp::FtpStream;
 use suppaftp::types::FileType;
+
+/// Parses and builds a TOML configuration with `{root}` replaced by `root`.
+pub fn load_toml(toml: &str, root: &std::path::Path) -> Loaded {
+    let text = toml.replace("{root}", &root.display().to_string());
+    let source = Source::new("test.toml", text);
+    let file = config::parse(&source).unwrap_or_else(|e| panic!("{e}"));
+    let options = BuildOptions { check_paths: true, ..BuildOptions::default() };
+    config::build(&file, &source, &options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The password of users configured with [`PW_HASH`].
+pub const PW: &str = "alice-example";
+
+/// The argon2id hash of [`PW`] (from `ferroftp passwd`).
+pub const PW_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$E2wou/Di4kobaT7yrREdGA$Cln0qksjjN2V2wPwrElNtJUeC4RdUbCtz42FsScCOoE";
 
 /// Generous read timeout so a broken server fails a test instead of hanging it.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -51,14 +70,47 @@ impl TestServer {
         };
         tweak(&mut config);
         let root_path = root.path().to_path_buf();
+        Self::start_inner(root, config, move || {
+            let storage = Arc::new(LocalFs::open(&root_path).expect("open root"));
+            let users = vec![(USER.to_string(), PASS.to_string())];
+            Arc::new(auth_tweak(StaticAuthenticator::new(storage, anonymous, users)))
+        })
+    }
+
+    /// A server configured by a TOML text, in which `{root}` stands for the
+    /// served temporary directory (created with `dirs` inside). It listens on
+    /// 127.0.0.1 and ::1, port 0, whatever the text says.
+    pub fn from_toml(toml: &str, dirs: &[&str]) -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        for d in dirs {
+            std::fs::create_dir_all(root.path().join(d)).expect("create dir");
+        }
+        let loaded = load_toml(toml, root.path());
+        let mut config = loaded.server;
+        config.listen = vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+        let directory = loaded.directory;
+        Self::start_inner(root, config, move || Arc::new(directory))
+    }
+
+    /// Replaces the running configuration with another TOML text (as SIGHUP does).
+    pub fn reload_toml(&self, toml: &str) {
+        let loaded = load_toml(toml, self.root.path());
+        let mut config = loaded.server;
+        config.listen = vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+        self.handle.reload(config, Arc::new(loaded.directory)).expect("reload");
+    }
+
+    fn start_inner(
+        root: tempfile::TempDir,
+        config: ServerConfig,
+        make_auth: impl FnOnce() -> Arc<dyn Authenticator> + Send + 'static,
+    ) -> Self {
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let rt =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             rt.block_on(async move {
-                let storage = Arc::new(LocalFs::open(&root_path).expect("open root"));
-                let users = vec![(USER.to_string(), PASS.to_string())];
-                let auth = Arc::new(auth_tweak(StaticAuthenticator::new(storage, anonymous, users)));
+                let auth = make_auth();
                 let server = Server::bind(config, auth).await.expect("bind");
                 tx.send((server.local_addrs(), server.implicit_tls_addrs(), server.handle())).expect("send addrs");
                 server.run().await;
@@ -197,6 +249,13 @@ pub struct Raw {
 
 impl Raw {
     pub fn connect(addr: SocketAddr) -> Raw {
+        let r = Raw::connect_any(addr);
+        assert_eq!(r.greeting.code, 220, "greeting: {:?}", r.greeting);
+        r
+    }
+
+    /// Connects and reads the first reply, whatever it is (a refusal too).
+    pub fn connect_any(addr: SocketAddr) -> Raw {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut r = Raw {
@@ -206,7 +265,6 @@ impl Raw {
             greeting: Reply { code: 0, lines: vec![] },
         };
         r.greeting = r.reply();
-        assert_eq!(r.greeting.code, 220, "greeting: {:?}", r.greeting);
         r
     }
 
@@ -321,6 +379,20 @@ impl Raw {
         r
     }
 
+    /// Reads the next reply and asserts its code.
+    #[track_caller]
+    pub fn expect_final(&mut self, code: u16) -> Reply {
+        let r = self.reply();
+        assert_eq!(r.code, code, "{r:?}");
+        r
+    }
+
+    /// Reads until the server closes the connection.
+    pub fn wait_closed(&mut self) {
+        let mut rest = Vec::new();
+        let _ = self.inner.read_to_end(&mut rest);
+    }
+
     pub fn login(&mut self, user: &str, pass: &str) {
         self.expect(&format!("USER {user}"), 331);
         self.expect(&format!("PASS {pass}"), 230);
@@ -355,11 +427,14 @@ impl Raw {
         text.split("\r\n").filter(|l| !l.is_empty()).map(str::to_string).collect()
     }
 
-    /// Uploads bytes with a command (STOR/APPE/STOU) over EPSV; returns the 150 and final replies.
+    /// Uploads bytes with a command (STOR/APPE/STOU) over EPSV; returns the 150 and final
+    /// replies (a refusal instead of 150 is returned as both).
     pub fn upload(&mut self, line: &str, bytes: &[u8]) -> (Reply, Reply) {
         let mut data = self.epsv();
         let opened = self.cmd(line);
-        assert_eq!(opened.code, 150, "{line:?} -> {opened:?}");
+        if opened.code != 150 {
+            return (opened.clone(), opened);
+        }
         data.write_all(bytes).unwrap();
         drop(data);
         (opened, self.reply())

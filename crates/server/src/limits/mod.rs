@@ -1,0 +1,6 @@
+//! Limits a server enforces across sessions: connection counts, transfer
+//! rates and storage quotas. Their state outlives configuration reloads.
+
+mod connections;
+
+pub use connections::{Connections, Refusal, Slot, UserSlot};
