@@ -67,13 +67,7 @@ impl ServerHandle {
         if config.listen != old.config.listen || implicit(&config) != implicit(&old.config) {
             warn!("listen addresses changed in the configuration; they take effect at the next restart");
         }
-        let ctx = Arc::new(ServerContext {
-            config,
-            auth,
-            shutdown: self.shared.shutdown.clone(),
-            tls,
-            connections: Arc::clone(&old.connections),
-        });
+        let ctx = Arc::new(ServerContext::new(config, auth, self.shared.shutdown.clone(), tls, Some(&old)));
         *self.shared.current.write().unwrap_or_else(|e| e.into_inner()) = ctx;
         Ok(())
     }
@@ -138,13 +132,7 @@ impl Server {
             return Err(ServerError::NoListener);
         }
         let shutdown = CancellationToken::new();
-        let ctx = Arc::new(ServerContext {
-            config,
-            auth,
-            shutdown: shutdown.clone(),
-            tls,
-            connections: Arc::new(crate::limits::Connections::default()),
-        });
+        let ctx = Arc::new(ServerContext::new(config, auth, shutdown.clone(), tls, None));
         let shared = Arc::new(Shared { current: RwLock::new(ctx), shutdown });
         Ok(Server { shared, listeners, tls_fingerprint })
     }

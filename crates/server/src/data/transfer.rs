@@ -7,6 +7,7 @@
 
 use super::{DataSetup, DataStream, EntryFilter, ListFormat};
 use crate::error::StorageError;
+use crate::limits::Throttle;
 use crate::storage::{DirStream, ReadStream, Upload, read_at};
 use ferroftp_proto::ascii;
 use ferroftp_proto::{Reply, ReplyCode};
@@ -104,6 +105,8 @@ pub(crate) struct TransferParams {
     pub(crate) path: String,
     /// Protection of the data connection (`PROT P`).
     pub(crate) tls: Option<super::DataTls>,
+    /// Rate limits of the user and the server.
+    pub(crate) throttle: Throttle,
 }
 
 /// Starts a transfer task.
@@ -121,7 +124,7 @@ pub(crate) fn spawn_transfer(setup: DataSetup, job: Job, params: TransferParams)
             let _ = event_tx.send(DataEvent::Opened).await;
             let work = async {
                 let stream = super::protect(stream, params.tls.as_ref()).await.map_err(TransferError::Connect)?;
-                run_job(stream, job, &counter, params.stall_timeout, &params.path).await
+                run_job(stream, job, &counter, params.stall_timeout, &params.path, &params.throttle).await
             };
             tokio::select! {
                 r = work => r,
@@ -218,6 +221,7 @@ async fn run_job(
     progress: &AtomicU64,
     stall: Duration,
     path: &str,
+    throttle: &Throttle,
 ) -> Result<u64, TransferError> {
     let disk_error = |e: io::Error| TransferError::Storage(StorageError::io(e, path));
     match job {
@@ -234,8 +238,17 @@ async fn run_job(
                 } else {
                     &chunk[..]
                 };
-                stalled(stall, stream.write_all(out)).await.map_err(TransferError::Lost)?;
-                total += out.len() as u64;
+                if throttle.is_unlimited() {
+                    stalled(stall, stream.write_all(out)).await.map_err(TransferError::Lost)?;
+                    total += out.len() as u64;
+                } else {
+                    for piece in out.chunks(throttle.chunk()) {
+                        throttle.take(piece.len()).await;
+                        stalled(stall, stream.write_all(piece)).await.map_err(TransferError::Lost)?;
+                        total += piece.len() as u64;
+                        progress.store(total, Ordering::Relaxed);
+                    }
+                }
                 progress.store(total, Ordering::Relaxed);
                 chunks.recycle(chunk);
             }
@@ -243,7 +256,7 @@ async fn run_job(
             Ok(total)
         }
         Job::Receive { mut upload, ascii } => {
-            let mut buf = vec![0u8; RECEIVE_CHUNK];
+            let mut buf = vec![0u8; RECEIVE_CHUNK.min(throttle.chunk())];
             let mut decoded = Vec::new();
             let mut decoder = ascii::Decoder::new();
             let mut total = 0u64;
@@ -266,6 +279,7 @@ async fn run_job(
                     if got == 0 {
                         break;
                     }
+                    throttle.take(got).await;
                     n += got;
                     progress.store(total + n as u64, Ordering::Relaxed);
                 }

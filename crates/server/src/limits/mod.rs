@@ -2,5 +2,7 @@
 //! rates and storage quotas. Their state outlives configuration reloads.
 
 mod connections;
+mod rate;
 
 pub use connections::{Connections, Refusal, Slot, UserSlot};
+pub use rate::{Direction, RateLimit, Throttle, UserRates};

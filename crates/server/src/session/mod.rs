@@ -16,7 +16,7 @@ use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
 use crate::data::{DataEvent, DataSetup, DataTls, Job, TransferHandle, TransferParams, bind_passive, spawn_transfer};
 use crate::error::{CommandError, StorageError, StorageErrorKind};
-use crate::limits::{Connections, Refusal, UserSlot};
+use crate::limits::{Connections, Direction, RateLimit, Refusal, Throttle, UserRates, UserSlot};
 use crate::storage::{Metadata, Storage, VirtualPath};
 use crate::tls::{SessionTls, TlsContext};
 use ferroftp_proto::listing::{Facts, FileKind};
@@ -43,6 +43,39 @@ pub(crate) struct ServerContext {
     pub(crate) tls: Option<TlsContext>,
     /// Session counts; the same across configuration reloads.
     pub(crate) connections: Arc<Connections>,
+    /// Per-user rate limits, shared by a user's sessions, across reloads.
+    pub(crate) user_rates: Arc<UserRates>,
+    /// The whole server's rate limits.
+    pub(crate) server_download: Option<Arc<RateLimit>>,
+    pub(crate) server_upload: Option<Arc<RateLimit>>,
+}
+
+impl ServerContext {
+    /// A context for `config`; what outlives reloads comes from `previous`.
+    pub(crate) fn new(
+        config: ServerConfig,
+        auth: Arc<dyn Authenticator>,
+        shutdown: CancellationToken,
+        tls: Option<TlsContext>,
+        previous: Option<&ServerContext>,
+    ) -> Self {
+        // A server-wide limit keeps its bucket across a reload that leaves it alone.
+        let keep = |old: Option<&Arc<RateLimit>>, rate: Option<u64>| match (old, rate) {
+            (Some(l), Some(r)) if l.bytes_per_second() == r => Some(Arc::clone(l)),
+            (_, Some(r)) => Some(RateLimit::new(r)),
+            (_, None) => None,
+        };
+        ServerContext {
+            server_download: keep(previous.and_then(|p| p.server_download.as_ref()), config.download_limit),
+            server_upload: keep(previous.and_then(|p| p.server_upload.as_ref()), config.upload_limit),
+            connections: previous.map_or_else(Default::default, |p| Arc::clone(&p.connections)),
+            user_rates: previous.map_or_else(Default::default, |p| Arc::clone(&p.user_rates)),
+            config,
+            auth,
+            shutdown,
+            tls,
+        }
+    }
 }
 
 /// Where the login sequence stands (RFC 959 §5.4, USER/PASS state diagram).
@@ -191,6 +224,19 @@ impl Session {
         self.transfer.as_ref().map(|t| (format!("{} {}", t.verb, t.path), t.handle.progress.load(Ordering::Relaxed)))
     }
 
+    /// The rate limits a transfer obeys: the user's (shared by all their
+    /// transfers) and the server's. Listings are not limited.
+    fn throttle(&self, job: &Job) -> Result<Throttle, CommandError> {
+        let account = self.account()?;
+        let (direction, user_rate, server) = match job {
+            Job::Send { .. } => (Direction::Download, account.policy.download_limit, &self.ctx.server_download),
+            Job::Receive { .. } => (Direction::Upload, account.policy.upload_limit, &self.ctx.server_upload),
+            Job::List { .. } => return Ok(Throttle::default()),
+        };
+        let user = user_rate.map(|r| self.ctx.user_rates.get(&account.name, direction, r));
+        Ok(Throttle::new(user.into_iter().chain(server.clone())))
+    }
+
     /// Starts a transfer on the prepared data connection. Replies 425 if there is
     /// none; otherwise the transfer task reports back and the loop sends 150/226.
     pub(crate) fn start_transfer(
@@ -226,6 +272,7 @@ impl Session {
         let Some(setup) = self.data.take() else {
             return Err(CommandError::reply(ReplyCode::CANT_OPEN_DATA, "Use PORT, PASV, EPRT or EPSV first."));
         };
+        let throttle = self.throttle(&job)?;
         let params = TransferParams {
             local_ip: self.local.ip(),
             peer_ip: self.peer.ip(),
@@ -233,6 +280,7 @@ impl Session {
             stall_timeout: self.ctx.config.idle_timeout,
             path: path.to_string(),
             tls,
+            throttle,
         };
         let handle = spawn_transfer(setup, job, params);
         self.transfer = Some(Running {

@@ -375,3 +375,105 @@ fn reload_applies_to_new_sessions_and_keeps_running_ones() {
     c.expect_final(226);
     c.expect("PWD", 257);
 }
+
+/// Runs `f` and returns bytes per second over its duration.
+fn rate_of(bytes: usize, f: impl FnOnce()) -> f64 {
+    let start = std::time::Instant::now();
+    f();
+    bytes as f64 / start.elapsed().as_secs_f64()
+}
+
+fn assert_near(rate: f64, limit: f64, what: &str) {
+    let ratio = rate / limit;
+    assert!(
+        (0.8..=1.2).contains(&ratio),
+        "{what}: {:.2} MiB/s against a limit of {:.2} MiB/s",
+        rate / 1048576.0,
+        limit / 1048576.0
+    );
+}
+
+#[test]
+fn speed_limits_hold_and_are_shared_by_a_users_transfers() {
+    const MIB: usize = 1 << 20;
+    let toml = format!(
+        r#"
+[users.u]
+password = "{PW_HASH}"
+home = "{{root}}"
+download_limit = "8 MiB/s"
+upload_limit = "8 MiB/s"
+[users.v]
+password = "{PW_HASH}"
+home = "{{root}}"
+"#
+    );
+    let server = TestServer::from_toml(&toml, &[]);
+    let file = crate::common::content(5 * MIB, 3);
+    server.write("five.bin", &file);
+    let mut c = server.raw();
+    c.login("u", PW);
+    c.expect("TYPE I", 200);
+    let rate = rate_of(5 * MIB, || assert_eq!(c.data_cmd("RETR five.bin").1.len(), 5 * MIB));
+    assert_near(rate, (8 * MIB) as f64, "download");
+    let rate = rate_of(5 * MIB, || assert_eq!(c.upload("STOR up.bin", &file).1.code, 226));
+    assert_near(rate, (8 * MIB) as f64, "upload");
+
+    // Two downloads of u at once share the 8 MiB/s: each gets about half.
+    let addr = server.v4;
+    let each: Vec<f64> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(move || {
+                    let mut c = Raw::connect(addr);
+                    c.login("u", PW);
+                    c.expect("TYPE I", 200);
+                    rate_of(5 * MIB, || assert_eq!(c.data_cmd("RETR five.bin").1.len(), 5 * MIB))
+                })
+            })
+            .collect();
+        runs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &each {
+        assert_near(*r, (4 * MIB) as f64, "each of two downloads");
+    }
+    // Another user is not held back by u's limit.
+    let mut v = server.raw();
+    v.login("v", PW);
+    v.expect("TYPE I", 200);
+    let rate = rate_of(5 * MIB, || assert_eq!(v.data_cmd("RETR five.bin").1.len(), 5 * MIB));
+    assert!(rate > (16 * MIB) as f64, "an unlimited user ran at {:.1} MiB/s", rate / MIB as f64);
+}
+
+#[test]
+fn a_server_wide_limit_is_shared_by_everyone() {
+    const MIB: usize = 1 << 20;
+    let toml = format!(
+        r#"
+[server]
+download_limit = "8 MiB/s"
+[users.u]
+password = "{PW_HASH}"
+home = "{{root}}"
+[users.v]
+password = "{PW_HASH}"
+home = "{{root}}"
+"#
+    );
+    let server = TestServer::from_toml(&toml, &[]);
+    server.write("five.bin", &crate::common::content(5 * MIB, 4));
+    let addr = server.v4;
+    let start = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for user in ["u", "v"] {
+            s.spawn(move || {
+                let mut c = Raw::connect(addr);
+                c.login(user, PW);
+                c.expect("TYPE I", 200);
+                assert_eq!(c.data_cmd("RETR five.bin").1.len(), 5 * MIB);
+            });
+        }
+    });
+    let rate = (10 * MIB) as f64 / start.elapsed().as_secs_f64();
+    assert_near(rate, (8 * MIB) as f64, "two users under one server limit");
+}
