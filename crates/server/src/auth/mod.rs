@@ -40,6 +40,11 @@ pub struct AccountPolicy {
     pub quota_owner: String,
     /// The real directories the quota counts.
     pub quota_roots: Vec<std::path::PathBuf>,
+    /// The mount points whose folders the quota covers (a group's quota covers
+    /// the group's folders only).
+    pub quota_mounts: Vec<crate::storage::VirtualPath>,
+    /// Every mount point of the account.
+    pub mounts: Vec<crate::storage::VirtualPath>,
     /// Data connections with other hosts are allowed (FXP).
     pub fxp: bool,
     /// Lines sent with the `230` reply.

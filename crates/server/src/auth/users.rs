@@ -230,6 +230,11 @@ fn account(entry: &UserEntry, anonymous: bool) -> Result<Account, AuthError> {
         AuthError::Unavailable
     })?;
     let s = &entry.settings;
+    // A group's quota counts the group's folders; any other, all of the user's.
+    let in_scope: Vec<&(VirtualPath, PathBuf, Origin)> = match &s.quota.from {
+        Origin::Group(g) => entry.mounts.iter().filter(|(_, _, o)| *o == Origin::Group(g.clone())).collect(),
+        _ => entry.mounts.iter().collect(),
+    };
     Ok(Account {
         name: entry.name.clone(),
         anonymous,
@@ -244,7 +249,9 @@ fn account(entry: &UserEntry, anonymous: bool) -> Result<Account, AuthError> {
                 Origin::Group(g) => format!("group:{g}"),
                 _ => format!("user:{}", entry.name),
             },
-            quota_roots: entry.mounts.iter().map(|(_, dir, _)| dir.clone()).collect(),
+            quota_roots: in_scope.iter().map(|(_, dir, _)| dir.clone()).collect(),
+            quota_mounts: in_scope.iter().map(|(at, _, _)| at.clone()).collect(),
+            mounts: entry.mounts.iter().map(|(at, _, _)| at.clone()).collect(),
             fxp: s.fxp.value,
             login_message: s.login_message.value.clone(),
         },

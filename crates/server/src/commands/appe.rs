@@ -20,11 +20,16 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         Some(offset) if offset > 0 => WriteMode::ResumeAt(offset),
         _ => WriteMode::Append,
     };
+    let cut_at = match mode {
+        WriteMode::ResumeAt(offset) => Some(offset),
+        _ => None,
+    };
+    let quota = s.quota_charge(&path, true, cut_at).await?;
     let upload = storage.write(&path, mode).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
     let opened = format!("Opening {} mode data connection to append to {path}.", mode_label(s));
     s.start_transfer(
-        Job::Receive { upload, ascii },
+        Job::Receive { upload, ascii, quota },
         "APPE",
         &path,
         opened,

@@ -36,6 +36,13 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
                 }
             };
             s.user_slot = Some(slot);
+            s.quota = match account.policy.quota {
+                Some(limits) => {
+                    let p = &account.policy;
+                    Some(s.ctx.quotas.get(&p.quota_owner, limits, p.quota_roots.clone()).await)
+                }
+                None => None,
+            };
             tracing::info!(user = %account.name, anonymous = account.anonymous, "login");
             let text = if account.anonymous { "Anonymous access granted." } else { "Login successful." };
             let mut lines: Vec<String> = account

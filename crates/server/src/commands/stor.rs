@@ -26,11 +26,15 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             WriteMode::Replace
         }
     };
+    let quota = match mode {
+        WriteMode::ResumeAt(offset) => s.quota_charge(&path, true, Some(offset)).await?,
+        _ => s.quota_charge(&path, false, None).await?,
+    };
     let upload = storage.write(&path, mode).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
     let opened = format!("Opening {} mode data connection for {path}.", mode_label(s));
     s.start_transfer(
-        Job::Receive { upload, ascii },
+        Job::Receive { upload, ascii, quota },
         "STOR",
         &path,
         opened,

@@ -28,9 +28,10 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = chosen.ok_or_else(|| CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, "Cannot find a unique name."))?;
     s.require(Right::Write, &path)?;
     s.rest = None;
+    let quota = s.quota_charge(&path, false, None).await?;
     let upload = storage.write(&path, WriteMode::CreateNew).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
     let name = path.file_name().unwrap_or_default().to_string();
     let done = format!("Transfer complete ({{bytes}} bytes); stored as {name}.");
-    s.start_transfer(Job::Receive { upload, ascii }, "STOU", &path, format!("FILE: {name}"), done)
+    s.start_transfer(Job::Receive { upload, ascii, quota }, "STOU", &path, format!("FILE: {name}"), done)
 }

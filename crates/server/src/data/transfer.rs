@@ -7,7 +7,7 @@
 
 use super::{DataSetup, DataStream, EntryFilter, ListFormat};
 use crate::error::StorageError;
-use crate::limits::Throttle;
+use crate::limits::{QuotaCharge, Throttle};
 use crate::storage::{DirStream, ReadStream, Upload, read_at};
 use ferroftp_proto::ascii;
 use ferroftp_proto::{Reply, ReplyCode};
@@ -32,8 +32,8 @@ const LIST_FLUSH: usize = 64 * 1024;
 pub(crate) enum Job {
     /// `RETR`: file → client.
     Send { reader: ReadStream, ascii: bool },
-    /// `STOR`/`APPE`/`STOU`: client → file.
-    Receive { upload: Box<dyn Upload>, ascii: bool },
+    /// `STOR`/`APPE`/`STOU`: client → file, counted against a quota if any.
+    Receive { upload: Box<dyn Upload>, ascii: bool, quota: Option<QuotaCharge> },
     /// `LIST`/`NLST`/`MLSD`: listing → client.
     List { entries: DirStream, format: ListFormat, filter: EntryFilter },
 }
@@ -58,6 +58,9 @@ pub(crate) enum TransferError {
     Aborted,
     #[error(transparent)]
     Storage(StorageError),
+    /// The upload reached its quota (the text says which).
+    #[error("{0}")]
+    Quota(String),
 }
 
 impl TransferError {
@@ -71,6 +74,7 @@ impl TransferError {
             }
             TransferError::Aborted => Reply::new(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
             TransferError::Storage(e) => e.to_reply(),
+            TransferError::Quota(text) => Reply::new(ReplyCode::EXCEEDED_STORAGE, text.clone()),
         }
     }
 }
@@ -255,7 +259,7 @@ async fn run_job(
             stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
             Ok(total)
         }
-        Job::Receive { mut upload, ascii } => {
+        Job::Receive { mut upload, ascii, mut quota } => {
             let mut buf = vec![0u8; RECEIVE_CHUNK.min(throttle.chunk())];
             let mut decoded = Vec::new();
             let mut decoder = ascii::Decoder::new();
@@ -295,14 +299,23 @@ async fn run_job(
                 } else {
                     &buf[..n]
                 };
+                if let Some(q) = &mut quota {
+                    q.charge(data.len() as u64).map_err(TransferError::Quota)?;
+                }
                 upload.write_all(data).await.map_err(disk_error)?;
             }
             if ascii {
                 decoded.clear();
                 decoder.finish(&mut decoded);
+                if let Some(q) = &mut quota {
+                    q.charge(decoded.len() as u64).map_err(TransferError::Quota)?;
+                }
                 upload.write_all(&decoded).await.map_err(disk_error)?;
             }
             upload.commit().await.map_err(TransferError::Storage)?;
+            if let Some(q) = quota {
+                q.commit();
+            }
             // Answer the client's close_notify with ours (ftplib's unwrap() waits for
             // it); the file is already complete, so a failure here changes nothing.
             let _ = tokio::time::timeout(stall, stream.shutdown()).await;

@@ -16,7 +16,9 @@ use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
 use crate::data::{DataEvent, DataSetup, DataTls, Job, TransferHandle, TransferParams, bind_passive, spawn_transfer};
 use crate::error::{CommandError, StorageError, StorageErrorKind};
-use crate::limits::{Connections, Direction, RateLimit, Refusal, Throttle, UserRates, UserSlot};
+use crate::limits::{
+    Connections, Direction, QuotaCharge, QuotaUsage, Quotas, RateLimit, Refusal, Throttle, UserRates, UserSlot,
+};
 use crate::storage::{Metadata, Storage, VirtualPath};
 use crate::tls::{SessionTls, TlsContext};
 use ferroftp_proto::listing::{Facts, FileKind};
@@ -48,6 +50,8 @@ pub(crate) struct ServerContext {
     /// The whole server's rate limits.
     pub(crate) server_download: Option<Arc<RateLimit>>,
     pub(crate) server_upload: Option<Arc<RateLimit>>,
+    /// Quota usage; measured again after a reload.
+    pub(crate) quotas: Quotas,
 }
 
 impl ServerContext {
@@ -70,6 +74,7 @@ impl ServerContext {
             server_upload: keep(previous.and_then(|p| p.server_upload.as_ref()), config.upload_limit),
             connections: previous.map_or_else(Default::default, |p| Arc::clone(&p.connections)),
             user_rates: previous.map_or_else(Default::default, |p| Arc::clone(&p.user_rates)),
+            quotas: Quotas::default(),
             config,
             auth,
             shutdown,
@@ -143,6 +148,8 @@ pub(crate) struct Session {
     pub(crate) client_certificate: Option<String>,
     /// The logged-in user's place among their sessions.
     pub(crate) user_slot: Option<UserSlot>,
+    /// The logged-in user's storage quota.
+    pub(crate) quota: Option<Arc<QuotaUsage>>,
     transfer: Option<Running>,
     queued: VecDeque<Result<Vec<u8>, LineError>>,
     /// The session ends after the current reply.
@@ -224,6 +231,38 @@ impl Session {
         self.transfer.as_ref().map(|t| (format!("{} {}", t.verb, t.path), t.handle.progress.load(Ordering::Relaxed)))
     }
 
+    /// The quota that counts what is stored at `path`, if any: the account's,
+    /// when the deepest mount holding `path` is one the quota covers.
+    pub(crate) fn quota_at(&self, path: &VirtualPath) -> Option<Arc<QuotaUsage>> {
+        let quota = self.quota.as_ref()?;
+        let policy = &self.account().ok()?.policy;
+        let mount = policy.mounts.iter().filter(|m| path.starts_with(m)).max_by_key(|m| m.depth());
+        match mount {
+            Some(m) if policy.quota_mounts.contains(m) => Some(Arc::clone(quota)),
+            // Accounts without mount points (the command-line ones) have one tree.
+            None if policy.mounts.is_empty() => Some(Arc::clone(quota)),
+            _ => None,
+        }
+    }
+
+    /// Starts counting an upload to `path` against its quota; refuses with 552
+    /// when nothing more fits.
+    pub(crate) async fn quota_charge(
+        &self,
+        path: &VirtualPath,
+        in_place: bool,
+        cut_at: Option<u64>,
+    ) -> Result<Option<QuotaCharge>, CommandError> {
+        let Some(usage) = self.quota_at(path) else { return Ok(None) };
+        let existing = match self.storage()?.symlink_metadata(path).await {
+            Ok(m) if m.kind == FileKind::File => Some(m.size),
+            _ => None,
+        };
+        QuotaCharge::start(usage, existing, in_place, cut_at)
+            .map(Some)
+            .map_err(|text| CommandError::reply(ReplyCode::EXCEEDED_STORAGE, text))
+    }
+
     /// The rate limits a transfer obeys: the user's (shared by all their
     /// transfers) and the server's. Listings are not limited.
     fn throttle(&self, job: &Job) -> Result<Throttle, CommandError> {
@@ -300,6 +339,7 @@ impl Session {
     pub(crate) fn reinitialize(&mut self) {
         self.login = Login::None;
         self.user_slot = None;
+        self.quota = None;
         self.host = None;
         self.cwd = VirtualPath::root();
         self.transfer_type = TransferType::Ascii;
@@ -524,6 +564,7 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64, imp
         downgrade_requested: false,
         client_certificate,
         user_slot: None,
+        quota: None,
         transfer: None,
         queued: VecDeque::new(),
         closing: false,

@@ -477,3 +477,85 @@ home = "{{root}}"
     let rate = (10 * MIB) as f64 / start.elapsed().as_secs_f64();
     assert_near(rate, (8 * MIB) as f64, "two users under one server limit");
 }
+
+#[test]
+fn quotas_stop_uploads_at_the_limit() {
+    const MIB: usize = 1 << 20;
+    let toml = format!(
+        r#"
+[users.u]
+password = "{PW_HASH}"
+home = "{{root}}/u"
+quota = {{ bytes = "2 MiB", files = 3 }}
+"#
+    );
+    let server = TestServer::from_toml(&toml, &["u"]);
+    server.write("u/existing.bin", &vec![1u8; MIB / 2]);
+    let mut c = server.raw();
+    c.login("u", PW);
+    c.expect("TYPE I", 200);
+    // 0.5 MiB is used; 3 MiB more does not fit: the transfer stops with 552 and
+    // leaves nothing behind.
+    let big = crate::common::content(3 * MIB, 9);
+    let mut data = c.epsv();
+    c.expect("STOR big.bin", 150);
+    // The server stops reading at the limit; what it does not take is refused.
+    let _ = std::io::Write::write_all(&mut data, &big);
+    drop(data);
+    let r = c.reply();
+    assert_eq!(r.code, 552, "{r:?}");
+    assert!(r.text().contains("Quota exceeded") && r.text().contains("of 2 MiB used"), "{r:?}");
+    assert_eq!(server.disk_names("u"), ["existing.bin"], "the partial upload is removed");
+    // What fits still goes in, and counts.
+    assert_eq!(c.upload("STOR one.bin", &vec![2u8; MIB]).1.code, 226);
+    let r = c.upload("STOR two.bin", &vec![3u8; MIB]).1;
+    assert_eq!(r.code, 552, "1.5 MiB used, 1 MiB more does not fit: {r:?}");
+    // Deleting gives room back; the file count is a limit too.
+    c.expect("DELE one.bin", 250);
+    assert_eq!(c.upload("STOR a.txt", b"a").1.code, 226);
+    assert_eq!(c.upload("STOR b.txt", b"b").1.code, 226);
+    let r = c.upload("STOR c.txt", b"c").0;
+    assert_eq!(r.code, 552, "a fourth file: {r:?}");
+    assert!(r.text().contains("3 of 3 files"), "{r:?}");
+    // Replacing a file adds no file.
+    assert_eq!(c.upload("STOR a.txt", b"aa").1.code, 226);
+    // An append that hits the limit keeps what it wrote (it was asked to resume).
+    let mut data = c.epsv();
+    c.expect("APPE a.txt", 150);
+    let _ = std::io::Write::write_all(&mut data, &vec![4u8; 2 * MIB]);
+    drop(data);
+    assert_eq!(c.reply().code, 552);
+    let kept = server.read("u/a.txt").len();
+    assert!(kept > 2 && kept <= 2 + 2 * MIB - MIB / 2, "{kept} bytes kept");
+}
+
+#[test]
+fn a_group_quota_is_shared_by_its_members() {
+    let toml = format!(
+        r#"
+[groups.team]
+quota = {{ bytes = "100 KiB" }}
+[groups.team.folders]
+"/shared" = {{ path = "{{root}}/shared", rights = "all" }}
+[users.a]
+password = "{PW_HASH}"
+groups = ["team"]
+home = "{{root}}/a"
+[users.b]
+password = "{PW_HASH}"
+groups = ["team"]
+home = "{{root}}/b"
+"#
+    );
+    let server = TestServer::from_toml(&toml, &["shared", "a", "b"]);
+    let mut a = server.raw();
+    a.login("a", PW);
+    let mut b = server.raw();
+    b.login("b", PW);
+    assert_eq!(a.upload("STOR /shared/a.bin", &[0u8; 60 * 1024]).1.code, 226);
+    let r = b.upload("STOR /shared/b.bin", &[0u8; 60 * 1024]).1;
+    assert_eq!(r.code, 552, "b shares a's quota: {r:?}");
+    assert!(r.text().contains("group team"), "{r:?}");
+    // The group's quota does not count the members' own folders.
+    assert_eq!(b.upload("STOR /own.bin", &[0u8; 200 * 1024]).1.code, 226);
+}
