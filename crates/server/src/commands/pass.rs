@@ -52,7 +52,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
                 .map(|m| m.lines().map(str::to_string).collect())
                 .unwrap_or_default();
             lines.push(text.to_string());
-            s.login = Login::LoggedIn(account);
+            s.login = Login::LoggedIn(Box::new(account));
             s.cwd = VirtualPath::root();
             Ok(Reply::multi(ReplyCode::LOGGED_IN, lines).into())
         }

@@ -88,7 +88,7 @@ pub(crate) enum Login {
     None,
     /// USER given, PASS expected.
     User(String),
-    LoggedIn(Account),
+    LoggedIn(Box<Account>),
 }
 
 /// The representation type (RFC 959 §3.1.1).
