@@ -1,6 +1,7 @@
 //! `PASV` (RFC 959 §4.1.2): the client will connect to a port the server opens.
 
 use super::HandlerResult;
+use crate::data::is_local_network;
 use crate::error::CommandError;
 use crate::session::Session;
 use ferroftp_proto::hostport;
@@ -8,22 +9,16 @@ use ferroftp_proto::{Reply, ReplyCode};
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 
 /// The address put in the 227 reply: the configured public address (for NAT),
-/// else the control connection's local address.
+/// else the control connection's local address. Clients on local networks get
+/// the local address when `local_clients_direct` is on.
 async fn advertised_ip(s: &Session, local: Ipv4Addr) -> Result<Ipv4Addr, CommandError> {
-    let Some(public) = &s.ctx.config.public_address else {
+    let Some(public) = &s.ctx.public_address else {
         return Ok(local);
     };
-    if let Ok(ip) = public.parse::<Ipv4Addr>() {
-        return Ok(ip);
+    if s.ctx.config.local_clients_direct && is_local_network(s.peer.ip()) {
+        return Ok(local);
     }
-    let resolved = tokio::net::lookup_host((public.as_str(), 0)).await.ok().and_then(|mut addrs| {
-        addrs.find_map(|a| match a.ip() {
-            IpAddr::V4(v4) => Some(v4),
-            IpAddr::V6(_) => None,
-        })
-    });
-    resolved.ok_or_else(|| {
-        tracing::warn!(public = %public, "public address does not resolve to an IPv4 address");
+    public.get().await.ok_or_else(|| {
         CommandError::reply(ReplyCode::CANT_OPEN_DATA, "Cannot resolve the server's public address; try EPSV.")
     })
 }

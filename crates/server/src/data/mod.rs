@@ -2,9 +2,11 @@
 //! carries them, and the transfer task a session runs on them.
 
 mod listing;
+mod public_address;
 mod transfer;
 
 pub(crate) use listing::{EntryFilter, ListFormat, is_glob, to_entry};
+pub(crate) use public_address::{PublicAddress, is_local_network};
 pub(crate) use transfer::{DataEvent, Job, TransferHandle, TransferParams, spawn_transfer};
 
 use rand::Rng;

@@ -14,7 +14,9 @@ use control::{accept_tls, split_plain, split_tls, start_tls, stop_tls};
 use crate::auth::{Account, Authenticator, Right};
 use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
-use crate::data::{DataEvent, DataSetup, DataTls, Job, TransferHandle, TransferParams, bind_passive, spawn_transfer};
+use crate::data::{
+    DataEvent, DataSetup, DataTls, Job, PublicAddress, TransferHandle, TransferParams, bind_passive, spawn_transfer,
+};
 use crate::error::{CommandError, StorageError, StorageErrorKind};
 use crate::limits::{
     Connections, Direction, QuotaCharge, QuotaUsage, Quotas, RateLimit, Refusal, Throttle, UserRates, UserSlot,
@@ -52,6 +54,8 @@ pub(crate) struct ServerContext {
     pub(crate) server_upload: Option<Arc<RateLimit>>,
     /// Quota usage; measured again after a reload.
     pub(crate) quotas: Quotas,
+    /// The address for `227` replies behind NAT.
+    pub(crate) public_address: Option<PublicAddress>,
 }
 
 impl ServerContext {
@@ -75,6 +79,7 @@ impl ServerContext {
             connections: previous.map_or_else(Default::default, |p| Arc::clone(&p.connections)),
             user_rates: previous.map_or_else(Default::default, |p| Arc::clone(&p.user_rates)),
             quotas: Quotas::default(),
+            public_address: config.public_address.clone().map(|name| PublicAddress::new(name, config.resolve_interval)),
             config,
             auth,
             shutdown,

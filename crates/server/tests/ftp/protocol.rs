@@ -326,10 +326,34 @@ fn passive_port_range_is_honoured() {
 
 #[test]
 fn public_address_in_pasv_reply() {
-    let srv = TestServer::start_with(AnonymousAccess::Read, |c| c.public_address = Some("192.0.2.7".into()));
+    let srv = TestServer::start_with(AnonymousAccess::Read, |c| {
+        c.public_address = Some("192.0.2.7".into());
+        c.local_clients_direct = false;
+    });
     let mut c = srv.raw_alice();
     let r = c.expect("PASV", 227);
     assert!(r.text().contains("(192,0,2,7,"), "{r:?}");
+    // By default a client on a local network (here: loopback) gets the local address.
+    let srv = TestServer::start_with(AnonymousAccess::Read, |c| c.public_address = Some("192.0.2.7".into()));
+    let mut c = srv.raw_alice();
+    let r = c.expect("PASV", 227);
+    assert!(r.text().contains("(127,0,0,1,"), "{r:?}");
+    // A host name is resolved (here: localhost), and the data connection works.
+    let srv = TestServer::start_with(AnonymousAccess::Read, |c| {
+        c.public_address = Some("localhost".into());
+        c.local_clients_direct = false;
+    });
+    srv.write("f.txt", b"via the resolved address");
+    let mut c = srv.raw_alice();
+    let r = c.expect("PASV", 227);
+    let addr = ferroftp_proto::hostport::parse_pasv_reply(&r.text()).unwrap();
+    assert_eq!(*addr.ip(), std::net::Ipv4Addr::LOCALHOST);
+    let mut data = std::net::TcpStream::connect(addr).unwrap();
+    c.expect("RETR f.txt", 150);
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut data, &mut got).unwrap();
+    assert_eq!(got, b"via the resolved address");
+    c.expect_final(226);
 }
 
 #[test]
