@@ -9,12 +9,13 @@ use ferroftp_proto::{Reply, ReplyCode};
 use std::net::{SocketAddr, SocketAddrV4};
 
 /// RFC 2577 §3 bounce protection, shared with `EPRT`: the data connection may
-/// only go to the client's own address, and never to a privileged port.
+/// only go to the client's own address (unless the user may do server-to-server
+/// transfers, FXP), and never to a privileged port.
 pub(super) fn check_active_target(s: &Session, addr: SocketAddr) -> Result<(), CommandError> {
     if s.epsv_all {
         return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "EPSV ALL is in effect; only EPSV may be used."));
     }
-    if !same_host(addr.ip(), s.peer.ip()) {
+    if !same_host(addr.ip(), s.peer.ip()) && !s.fxp_allowed() {
         return Err(CommandError::reply(
             ReplyCode::SYNTAX_ERROR,
             "Illegal PORT/EPRT: the data address must be the client's own address (RFC 2577).",

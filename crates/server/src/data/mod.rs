@@ -31,14 +31,21 @@ pub(crate) enum DataSetup {
 impl DataSetup {
     /// Opens the data connection. A passive connection from any address but
     /// `peer` is refused and logged (RFC 2577 §8, port stealing); the listener
-    /// keeps waiting for the real client until `timeout`.
-    pub(crate) async fn connect(self, local_ip: IpAddr, peer: IpAddr, timeout: Duration) -> io::Result<TcpStream> {
+    /// keeps waiting for the real client until `timeout`. `peer` is `None` for
+    /// users allowed FXP.
+    pub(crate) async fn connect(
+        self,
+        local_ip: IpAddr,
+        peer: Option<IpAddr>,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
         let stream = match self {
             DataSetup::Passive(listener) => tokio::time::timeout(timeout, async {
                 loop {
                     let (stream, from) = listener.accept().await?;
+                    let Some(peer) = peer else { return Ok::<_, io::Error>(stream) };
                     if same_host(from.ip(), peer) {
-                        return Ok::<_, io::Error>(stream);
+                        return Ok(stream);
                     }
                     tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
                 }

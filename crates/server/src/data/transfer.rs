@@ -100,7 +100,8 @@ impl TransferHandle {
 /// Settings of one transfer.
 pub(crate) struct TransferParams {
     pub(crate) local_ip: IpAddr,
-    pub(crate) peer_ip: IpAddr,
+    /// The only address a passive connection is accepted from (`None`: any, for FXP).
+    pub(crate) peer_ip: Option<IpAddr>,
     /// Time allowed to open the data connection.
     pub(crate) connect_timeout: Duration,
     /// Time a transfer may make no progress before it is abandoned.

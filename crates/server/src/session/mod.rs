@@ -209,6 +209,11 @@ impl Session {
         Ok(port)
     }
 
+    /// True if the user may move data to and from other hosts (FXP).
+    pub(crate) fn fxp_allowed(&self) -> bool {
+        self.account().is_ok_and(|a| a.policy.fxp)
+    }
+
     /// Resolves a path argument against the working directory.
     pub(crate) fn resolve(&self, arg: &str) -> VirtualPath {
         self.cwd.join(arg)
@@ -319,7 +324,8 @@ impl Session {
         let throttle = self.throttle(&job)?;
         let params = TransferParams {
             local_ip: self.local.ip(),
-            peer_ip: self.peer.ip(),
+            // With FXP the passive connection may come from another server.
+            peer_ip: (!self.fxp_allowed()).then(|| self.peer.ip()),
             connect_timeout: self.ctx.config.data_timeout,
             stall_timeout: self.ctx.config.idle_timeout,
             path: path.to_string(),

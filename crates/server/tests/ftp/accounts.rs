@@ -559,3 +559,46 @@ home = "{{root}}/b"
     // The group's quota does not count the members' own folders.
     assert_eq!(b.upload("STOR /own.bin", &[0u8; 200 * 1024]).1.code, 226);
 }
+
+/// A TCP connection to `to` from the local address `from`.
+fn connect_from(from: std::net::IpAddr, to: std::net::SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&std::net::SocketAddr::new(from, 0).into())?;
+    socket.connect(&to.into())?;
+    Ok(socket.into())
+}
+
+#[test]
+fn fxp_is_a_per_user_setting() {
+    let toml = format!(
+        r#"
+[users.plain]
+password = "{PW_HASH}"
+home = "{{root}}"
+[users.fxp]
+password = "{PW_HASH}"
+home = "{{root}}"
+fxp = true
+"#
+    );
+    let server = TestServer::from_toml(&toml, &[]);
+    server.write("f.txt", b"server to server");
+    let mut plain = server.raw();
+    plain.login("plain", PW);
+    let r = plain.cmd("PORT 127,0,0,2,200,10");
+    assert_eq!(r.code, 500, "{r:?}");
+    let mut fxp = server.raw();
+    fxp.login("fxp", PW);
+    fxp.expect("PORT 127,0,0,2,200,10", 200);
+    fxp.expect("PORT 127,0,0,2,0,80", 504); // still never a privileged port
+    // A passive connection from another address: accepted only with FXP.
+    let other: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let r = fxp.expect("EPSV", 229);
+    let port = ferroftp_proto::hostport::parse_epsv_reply(&r.text()).unwrap();
+    let mut data = connect_from(other, std::net::SocketAddr::new(server.v4.ip(), port)).unwrap();
+    fxp.expect("RETR f.txt", 150);
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut data, &mut got).unwrap();
+    assert_eq!(got, b"server to server");
+    fxp.expect_final(226);
+}
