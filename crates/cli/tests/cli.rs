@@ -206,3 +206,114 @@ fn serve_tls_generates_a_certificate_once_and_prints_its_fingerprint() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+/// The argon2id hash of "alice-example".
+const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$E2wou/Di4kobaT7yrREdGA$Cln0qksjjN2V2wPwrElNtJUeC4RdUbCtz42FsScCOoE";
+
+fn user_config(name: &str, home: &std::path::Path) -> String {
+    format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[users.{name}]\npassword = \"{HASH}\"\nhome = \"{}\"\n",
+        home.display()
+    )
+}
+
+#[test]
+fn config_example_check_explain_and_passwd() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = ferroftp().args(["config", "example"]).output().unwrap();
+    assert!(example.status.success());
+    let text = String::from_utf8(example.stdout).unwrap();
+    assert!(text.contains("[users.alice]") && text.contains("[anonymous]"));
+    // The example names folders of a real server; here they do not exist, and
+    // `check` says so at their lines.
+    let path = dir.path().join("example.toml");
+    std::fs::write(&path, &text).unwrap();
+    let check = ferroftp().args(["config", "check"]).arg(&path).output().unwrap();
+    assert!(!check.status.success());
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(err.contains("example.toml:") && err.contains("/srv/shared does not exist"), "{err}");
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, user_config("alice", dir.path())).unwrap();
+    let check = ferroftp().args(["config", "check"]).arg(&good).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("OK (1 user;"));
+    let explain = ferroftp().args(["config", "explain", "--config"]).arg(&good).arg("alice").output().unwrap();
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert!(text.contains("user alice") && text.contains("(built-in default)"), "{text}");
+    let unknown = ferroftp().args(["config", "explain", "--config"]).arg(&good).arg("bob").output().unwrap();
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("the users are: alice"));
+
+    let mut passwd = ferroftp().arg("passwd").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    passwd.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
+    let out = passwd.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$") && hash.trim() != HASH, "{hash}");
+}
+
+/// Reads stdout lines until one contains `needle`; returns it.
+fn wait_for_line(out: &mut BufReader<std::process::ChildStdout>, needle: &str) -> String {
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "output ended before {needle:?}");
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+fn login(port: u16, user: &str) -> String {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    assert!(read_reply(&mut r).starts_with("220"));
+    w.write_all(format!("USER {user}\r\nPASS alice-example\r\n").as_bytes()).unwrap();
+    assert!(read_reply(&mut r).starts_with("331 "));
+    let mut last = read_reply(&mut r);
+    while last.as_bytes().get(3) == Some(&b'-') {
+        last = read_reply(&mut r);
+    }
+    last
+}
+
+#[test]
+fn sighup_reloads_the_configuration_or_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ferroftp.toml");
+    std::fs::write(&config, user_config("first", dir.path())).unwrap();
+    let mut child = ferroftp()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let url = wait_for_line(&mut out, "ftp://first@127.0.0.1:");
+    let port: u16 = url.trim().trim_start_matches("ftp://first@127.0.0.1:").trim_end_matches('/').parse().unwrap();
+    wait_for_line(&mut out, "Press Ctrl-C");
+    assert!(login(port, "first").starts_with("230 "));
+
+    std::fs::write(&config, user_config("second", dir.path())).unwrap();
+    let hup = |child: &std::process::Child| {
+        assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
+    };
+    hup(&child);
+    wait_for_line(&mut out, "configuration reloaded");
+    assert!(login(port, "second").starts_with("230 "));
+    assert!(login(port, "first").starts_with("530 "));
+
+    // A broken file is refused whole; the log names the line; the old one stays.
+    std::fs::write(&config, "[server]\nlisten = [\"127.0.0.1:0\"]\nmax_conections = 3\n").unwrap();
+    hup(&child);
+    let why = wait_for_line(&mut out, "not reloaded");
+    let detail = wait_for_line(&mut out, "ferroftp.toml:3:1");
+    assert!(detail.contains("max_conections"), "{why}{detail}");
+    assert!(login(port, "second").starts_with("230 "));
+
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.wait().unwrap().success());
+}

@@ -602,3 +602,51 @@ fxp = true
     assert_eq!(got, b"server to server");
     fxp.expect_final(226);
 }
+
+#[test]
+fn tls_can_be_required_or_waived_per_user() {
+    let toml = format!(
+        r#"
+[tls]
+mode = "optional"
+[users.strict]
+password = "{PW_HASH}"
+home = "{{root}}"
+tls = "required"
+[users.relaxed]
+password = "{PW_HASH}"
+home = "{{root}}"
+"#
+    );
+    let (settings, cert) = crate::common::tls_settings();
+    let server = TestServer::from_toml_with(&toml, &[], |c| c.tls = Some(settings));
+    let tls = crate::common::tls_client(&cert);
+    let mut c = server.raw();
+    let r = c.expect("USER strict", 530);
+    assert!(r.text().contains("TLS required"), "{r:?}");
+    c.login("relaxed", PW);
+    let mut c = server.raw();
+    c.auth_tls(&tls);
+    c.login("strict", PW);
+
+    // The other way round: the server requires TLS, one user is exempt.
+    let toml = format!(
+        r#"
+[tls]
+mode = "required"
+[users.strict]
+password = "{PW_HASH}"
+home = "{{root}}"
+[users.legacy]
+password = "{PW_HASH}"
+home = "{{root}}"
+tls = "optional"
+"#
+    );
+    let (mut settings, _) = crate::common::tls_settings();
+    settings.control = ferroftp_server::TlsPolicy::Required;
+    let server = TestServer::from_toml_with(&toml, &[], |c| c.tls = Some(settings));
+    let mut c = server.raw();
+    c.expect("USER strict", 530);
+    c.login("legacy", PW);
+}

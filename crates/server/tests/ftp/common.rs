@@ -81,6 +81,12 @@ impl TestServer {
     /// served temporary directory (created with `dirs` inside). It listens on
     /// 127.0.0.1 and ::1, port 0, whatever the text says.
     pub fn from_toml(toml: &str, dirs: &[&str]) -> Self {
+        Self::from_toml_with(toml, dirs, |_| {})
+    }
+
+    /// As [`from_toml`](Self::from_toml), with a change to the built configuration
+    /// (TLS settings, which the command line builds from `[tls]`).
+    pub fn from_toml_with(toml: &str, dirs: &[&str], tweak: impl FnOnce(&mut ServerConfig)) -> Self {
         let root = tempfile::tempdir().expect("tempdir");
         for d in dirs {
             std::fs::create_dir_all(root.path().join(d)).expect("create dir");
@@ -88,6 +94,7 @@ impl TestServer {
         let loaded = load_toml(toml, root.path());
         let mut config = loaded.server;
         config.listen = vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
+        tweak(&mut config);
         let directory = loaded.directory;
         Self::start_inner(root, config, move || Arc::new(directory))
     }
