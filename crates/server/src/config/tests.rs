@@ -199,3 +199,15 @@ fn folders_must_exist_when_checked() {
     assert_eq!((errors[0].line, errors[0].column), (3, 8));
     assert!(errors[0].message.contains("does not exist"), "{}", errors[0].message);
 }
+
+#[test]
+fn the_readme_configuration_loads() {
+    let readme = include_str!("../../../../README.md");
+    let start = readme.find("# /etc/ferroftp.toml").expect("the README shows a configuration");
+    let end = start + readme[start..].find("```").expect("end of the block");
+    let text = readme[start..end].replace("$argon2id$v=19$m=19456,t=2,p=1$...", HASH);
+    let loaded = load(&text).unwrap_or_else(|e| panic!("README configuration: {e}"));
+    let bob = loaded.directory.get("bob").expect("bob");
+    assert!(bob.rights.at(&VirtualPath::root().join("/upload/x")).write);
+    assert_eq!(loaded.directory.anonymous().expect("anonymous").settings.tls_required.value, Some(false));
+}
