@@ -1,6 +1,7 @@
 //! The `ferroftp` binary: parses the command line and wires the library crates together.
 
 mod config;
+mod control;
 mod serve;
 mod tls;
 
@@ -43,6 +44,13 @@ enum Command {
         #[command(subcommand)]
         command: config::ConfigCommand,
     },
+    /// Reload a running server's configuration through its control socket
+    /// (server.control_socket); prints the mistakes if the file is refused.
+    Reload {
+        /// The control socket.
+        #[arg(long, value_name = "PATH", default_value = "/run/ferroftp.sock")]
+        socket: std::path::PathBuf,
+    },
     /// Print the argon2id hash of a password, for `password = "..."` in the
     /// configuration. Reads the password without echo (or one line from
     /// standard input when it is not a terminal).
@@ -56,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Cert { command } => tls::run_cert(command),
         Command::Config { command } => config::run(command),
         Command::Passwd => config::passwd(),
+        Command::Reload { socket } => control::reload(&socket),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

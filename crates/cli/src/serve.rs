@@ -60,6 +60,10 @@ pub struct ServeArgs {
     #[arg(short, long)]
     debug: bool,
 
+    /// Unix socket on which `ferroftp reload` reaches this server [key: server.control_socket].
+    #[arg(long, value_name = "PATH")]
+    control_socket: Option<PathBuf>,
+
     #[command(flatten)]
     tls: crate::tls::TlsArgs,
 }
@@ -156,6 +160,9 @@ pub(crate) fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     if args.debug {
         file.server.log_level = Some(LogLevel::Debug);
     }
+    if let Some(p) = &args.control_socket {
+        file.server.control_socket = Some(p.clone());
+    }
     args.tls.apply(&mut file);
     let options = BuildOptions {
         check_paths: true,
@@ -212,6 +219,7 @@ async fn serve(args: ServeArgs, prepared: Prepared) -> anyhow::Result<()> {
             "read-only to anonymous users"
         }
     });
+    let control_socket = prepared.file.server.control_socket.as_ref().map(|p| prepared.base.join(p));
     let Prepared { loaded, described, .. } = prepared;
     let auth: Arc<dyn Authenticator> = Arc::new(loaded.directory);
     let server = Server::bind(config, auth).await.context("starting the server")?;
@@ -254,14 +262,24 @@ async fn serve(args: ServeArgs, prepared: Prepared) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
 
     let handle = server.handle();
+    let args = Arc::new(args);
+    if let Some(path) = &control_socket {
+        let listener = crate::control::listen(path)?;
+        println!("Control socket: {} (ferroftp reload --socket {0})", path.display());
+        tokio::spawn(crate::control::serve(listener, Arc::clone(&args), handle.clone()));
+    }
     #[cfg(unix)]
     {
         let handle = handle.clone();
+        let args = Arc::clone(&args);
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
             while hup.recv().await.is_some() {
-                reload(&args, &handle);
+                match reload(&args, &handle) {
+                    Ok(()) => info!("SIGHUP: configuration reloaded; new sessions use it, running sessions go on"),
+                    Err(e) => warn!("SIGHUP: configuration not reloaded, the running one stays:\n{e:#}"),
+                }
             }
         });
     }
@@ -274,18 +292,13 @@ async fn serve(args: ServeArgs, prepared: Prepared) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SIGHUP: reads the configuration again and hands it to the server, or keeps
-/// the running one and logs why.
-fn reload(args: &ServeArgs, handle: &ServerHandle) {
-    let result = prepare(args).and_then(|p| {
-        let (config, _) = server_config(&p)?;
-        handle.reload(config, Arc::new(p.loaded.directory))?;
-        Ok(())
-    });
-    match result {
-        Ok(()) => info!("SIGHUP: configuration reloaded; new sessions use it, running sessions go on"),
-        Err(e) => warn!("SIGHUP: configuration not reloaded, the running one stays:\n{e:#}"),
-    }
+/// Reads the configuration again and hands it to the server; on any mistake
+/// the running one stays and the error says why.
+pub(crate) fn reload(args: &ServeArgs, handle: &ServerHandle) -> anyhow::Result<()> {
+    let p = prepare(args)?;
+    let (config, _) = server_config(&p)?;
+    handle.reload(config, Arc::new(p.loaded.directory))?;
+    Ok(())
 }
 
 fn url_host_port(addr: &SocketAddr) -> String {

@@ -286,6 +286,8 @@ fn sighup_reloads_the_configuration_or_keeps_the_old_one() {
     let mut child = ferroftp()
         .args(["serve", "--config"])
         .arg(&config)
+        .arg("--control-socket")
+        .arg(dir.path().join("ctl.sock"))
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -313,6 +315,18 @@ fn sighup_reloads_the_configuration_or_keeps_the_old_one() {
     let detail = wait_for_line(&mut out, "ferroftp.toml:3:1");
     assert!(detail.contains("max_conections"), "{why}{detail}");
     assert!(login(port, "second").starts_with("230 "));
+
+    // `ferroftp reload` through the control socket shows the mistakes to whoever asked.
+    let socket = dir.path().join("ctl.sock");
+    let reload = || ferroftp().args(["reload", "--socket"]).arg(&socket).output().unwrap();
+    let refused = reload();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("ferroftp.toml:3:1") && err.contains("max_conections"), "{err}");
+    std::fs::write(&config, user_config("third", dir.path())).unwrap();
+    let done = reload();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(login(port, "third").starts_with("230 "));
 
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert!(child.wait().unwrap().success());

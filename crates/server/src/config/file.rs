@@ -52,6 +52,9 @@ pub struct ServerSection {
     pub download_limit: Option<Rate>,
     pub upload_limit: Option<Rate>,
     pub log_level: Option<LogLevel>,
+    /// A Unix socket (mode 0600) on which `ferroftp reload` asks the running
+    /// server to reload.
+    pub control_socket: Option<PathBuf>,
 }
 
 /// How much the server logs.
