@@ -33,7 +33,7 @@ enum Command {
     ///   ferroftp serve /srv/ftp --listen 0.0.0.0:21 --public-address ftp.example.com
     ///   ferroftp serve --config /etc/ferroftp.toml
     #[command(verbatim_doc_comment)]
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// TLS certificate tools.
     Cert {
         #[command(subcommand)]
@@ -60,7 +60,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Cert { command } => tls::run_cert(command),
         Command::Config { command } => config::run(command),
         Command::Passwd => config::passwd(),
