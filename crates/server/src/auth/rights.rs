@@ -30,16 +30,7 @@ impl Rights {
         mkdir: false,
         rmdir: false,
     };
-    pub const READ_ONLY: Rights = Rights {
-        list: true,
-        read: true,
-        write: false,
-        append: false,
-        delete: false,
-        rename: false,
-        mkdir: false,
-        rmdir: false,
-    };
+    pub const READ_ONLY: Rights = Rights { list: true, read: true, ..Rights::NONE };
     pub const FULL: Rights = Rights {
         list: true,
         read: true,
