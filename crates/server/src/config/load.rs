@@ -40,6 +40,13 @@ pub struct BuildOptions {
     pub flag_certificates: Vec<(String, String)>,
 }
 
+impl BuildOptions {
+    /// A path from the file, relative ones taken from the file's directory.
+    fn resolve(&self, path: &Path) -> PathBuf {
+        self.base_dir.as_ref().map_or_else(|| path.to_path_buf(), |base| base.join(path))
+    }
+}
+
 /// The running configuration.
 #[derive(Debug)]
 pub struct Loaded {
@@ -65,11 +72,7 @@ impl Builder<'_> {
     /// A real directory from the file: made absolute against the file's
     /// directory, and checked to exist when asked to.
     fn directory(&mut self, path: &Spanned<PathBuf>, what: &str) -> PathBuf {
-        let p = path.get_ref();
-        let p = match (&self.options.base_dir, p.is_absolute()) {
-            (Some(base), false) => base.join(p),
-            _ => p.clone(),
-        };
+        let p = self.options.resolve(path.get_ref());
         if self.options.check_paths && !p.is_dir() {
             let why = if p.exists() { "is not a directory" } else { "does not exist" };
             self.error(Some(path), format!("{what} {} {why}: create it or correct the path", p.display()));
@@ -424,10 +427,7 @@ fn check_tls(b: &mut Builder<'_>, file: &ConfigFile) {
         (None, Some(k)) => b.error(Some(k), "tls.key is given without tls.cert: add cert = \"/path/to/cert.pem\""),
         (Some(c), Some(k)) if b.options.check_paths => {
             for (p, what) in [(c, "certificate"), (k, "key")] {
-                let path = match (&b.options.base_dir, p.get_ref().is_absolute()) {
-                    (Some(base), false) => base.join(p.get_ref()),
-                    _ => p.get_ref().clone(),
-                };
+                let path = b.options.resolve(p.get_ref());
                 if !path.is_file() {
                     b.error(Some(p), format!("TLS {what} file {} does not exist", path.display()));
                 }
@@ -486,10 +486,7 @@ pub fn build(file: &ConfigFile, source: &Source, options: &BuildOptions) -> Resu
         });
         return Err(ConfigErrors(b.errors));
     }
-    let server_root = file.server.root.as_ref().map(|r| match (&options.base_dir, r.get_ref().is_absolute()) {
-        (Some(base), false) => base.join(r.get_ref()),
-        _ => r.get_ref().clone(),
-    });
+    let server_root = file.server.root.as_ref().map(|r| options.resolve(r.get_ref()));
     Ok(Loaded { server, directory: UserDirectory::new(users, anonymous), server_root })
 }
 
