@@ -1,10 +1,15 @@
 //! The control socket: a Unix socket (mode 0600) on which `ferroftp reload`
-//! asks a running server to read its configuration again, and gets back
-//! either `ok` or the mistakes that made it keep the old one.
+//! asks a running server to read its configuration again (and gets back
+//! either `ok` or the mistakes that made it keep the old one), and `ferroftp
+//! bans` lists or lifts the bans after failed logins.
+//!
+//! One request line in, the answer out, then the connection closes:
+//! `reload`, `bans`, `lift TARGET`.
 
 use crate::serve::{ServeArgs, reload as reload_config};
 use anyhow::{Context, bail};
 use ferroftp_server::ServerHandle;
+use ferroftp_server::limits::BanTarget;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -49,24 +54,79 @@ pub async fn serve(listener: UnixListener, args: Arc<ServeArgs>, handle: ServerH
                     format!("{e:#}\n")
                 }
             },
-            other => format!("unknown request {other:?}; the requests are: reload\n"),
+            "bans" => list_bans(&handle),
+            other if other.starts_with("lift ") => {
+                let target = BanTarget::parse(other["lift ".len()..].trim());
+                if handle.lift_ban(&target) { "ok\n".to_string() } else { format!("{target} is not banned\n") }
+            }
+            other => format!("unknown request {other:?}; the requests are: reload, bans, lift TARGET\n"),
         };
         let _ = write.write_all(answer.as_bytes()).await;
     }
 }
 
-/// `ferroftp reload`: asks the server behind `socket` to reload.
-pub fn reload(socket: &Path) -> anyhow::Result<()> {
+/// The `bans` answer: one ban per line, or a line saying there are none.
+fn list_bans(handle: &ServerHandle) -> String {
+    let bans = handle.bans();
+    if bans.is_empty() {
+        return "no bans\n".to_string();
+    }
+    let mut out = String::new();
+    for ban in bans {
+        let target = match &ban.target {
+            BanTarget::Address(net) if net.prefix_len() == net.max_prefix_len() => net.addr().to_string(),
+            BanTarget::Address(net) => net.to_string(),
+            BanTarget::User(u) => format!("user:{u}"),
+        };
+        let left = ban.remaining.as_secs();
+        out.push_str(&format!(
+            "{target:<40} {:>3}m{:02}s left  {} failed logins\n",
+            left / 60,
+            left % 60,
+            ban.failures
+        ));
+    }
+    out
+}
+
+/// Sends one request and returns the answer.
+fn request(socket: &Path, line: &str) -> anyhow::Result<String> {
     let mut stream = std::os::unix::net::UnixStream::connect(socket).with_context(|| {
-        format!("cannot reach a server at {} (is server.control_socket set? else send SIGHUP)", socket.display())
+        format!("cannot reach a server at {} (is server.control_socket set in its configuration?)", socket.display())
     })?;
-    stream.write_all(b"reload\n")?;
+    stream.write_all(format!("{line}\n").as_bytes())?;
     stream.shutdown(std::net::Shutdown::Write)?;
     let mut answer = String::new();
     for line in BufReader::new(stream).lines() {
         answer.push_str(&line?);
         answer.push('\n');
     }
+    Ok(answer)
+}
+
+/// `ferroftp bans`: lists the bans in force, or lifts one.
+pub fn bans(socket: &Path, lift: Option<&str>) -> anyhow::Result<()> {
+    match lift {
+        None => {
+            print!("{}", request(socket, "bans")?);
+            Ok(())
+        }
+        Some(target) => {
+            let target = target.strip_prefix("user:").map_or_else(|| target.to_string(), str::to_string);
+            let answer = request(socket, &format!("lift {target}"))?;
+            if answer.trim() == "ok" {
+                println!("ban lifted: {target}");
+                Ok(())
+            } else {
+                bail!("{}", answer.trim_end())
+            }
+        }
+    }
+}
+
+/// `ferroftp reload`: asks the server behind `socket` to reload.
+pub fn reload(socket: &Path) -> anyhow::Result<()> {
+    let answer = request(socket, "reload")?;
     if answer.trim() == "ok" {
         println!("configuration reloaded");
         Ok(())

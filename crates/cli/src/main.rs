@@ -51,6 +51,22 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = "/run/ferroftp.sock")]
         socket: std::path::PathBuf,
     },
+    /// List the addresses and user names banned after repeated failed logins
+    /// ([login] ban_after), or lift a ban, through the server's control socket.
+    ///
+    /// Examples:
+    ///   ferroftp bans
+    ///   ferroftp bans --lift 203.0.113.7
+    ///   ferroftp bans --lift user:alice
+    #[command(verbatim_doc_comment)]
+    Bans {
+        /// The control socket (server.control_socket).
+        #[arg(long, value_name = "PATH", default_value = "/run/ferroftp.sock")]
+        socket: std::path::PathBuf,
+        /// Lift this ban: an address, an IPv6 network as listed, or user:NAME.
+        #[arg(long, value_name = "TARGET")]
+        lift: Option<String>,
+    },
     /// Print the argon2id hash of a password, for `password = "..."` in the
     /// configuration. Reads the password without echo (or one line from
     /// standard input when it is not a terminal).
@@ -65,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::Config { command } => config::run(command),
         Command::Passwd => config::passwd(),
         Command::Reload { socket } => control::reload(&socket),
+        Command::Bans { socket, lift } => control::bans(&socket, lift.as_deref()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

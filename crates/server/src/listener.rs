@@ -3,6 +3,7 @@
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
+use crate::limits::{Ban, BanTarget};
 use crate::session::{self, ServerContext};
 use crate::tls::{TlsContext, TlsError};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -70,6 +71,21 @@ impl ServerHandle {
         let ctx = Arc::new(ServerContext::new(config, auth, self.shared.shutdown.clone(), tls, Some(&old)));
         *self.shared.current.write().unwrap_or_else(|e| e.into_inner()) = ctx;
         Ok(())
+    }
+
+    /// The bans in force after repeated failed logins (RFC 2577 §4).
+    pub fn bans(&self) -> Vec<Ban> {
+        self.shared.current().login_guard.bans()
+    }
+
+    /// Lifts a ban (an address, an IPv6 /64 as listed, or a user name) and
+    /// forgets the failures behind it. False if it was not banned.
+    pub fn lift_ban(&self, target: &BanTarget) -> bool {
+        let lifted = self.shared.current().login_guard.lift(target);
+        if lifted {
+            info!(%target, "ban lifted");
+        }
+        lifted
     }
 
     /// Stops accepting, tells idle sessions `421`, lets running transfers finish

@@ -8,7 +8,7 @@ use ferroftp_proto::listing::FileKind;
 use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let path = s.resolve(arg.as_deref().unwrap_or("/"));
+    let path = s.resolve(arg.as_deref().unwrap_or("/"))?;
     let meta = s.storage()?.metadata(&path).await?;
     if meta.kind != FileKind::Dir {
         return Err(CommandError::Storage(StorageError::new(StorageErrorKind::NotADirectory, path.to_string())));

@@ -7,7 +7,7 @@ use ferroftp_proto::listing::FileKind;
 use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     s.require(Right::Delete, &path)?;
     let storage = s.storage()?;
     let quota = s.quota_at(&path);

@@ -50,7 +50,7 @@ pub(super) async fn start_listing(s: &mut Session, arg: Option<String>, kind: Li
     let mut filter = EntryFilter { show_hidden: show_all, pattern: None };
     let mut prefix = String::new();
     let mut target = match path_arg {
-        Some(a) => s.resolve(a),
+        Some(a) => s.resolve(a)?,
         None => s.cwd.clone(),
     };
     if kind != ListKind::Facts

@@ -5,7 +5,7 @@ use crate::session::Session;
 use ferroftp_proto::{Reply, ReplyCode, timeval};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     // RFC 3659 §3.1: MDTM is defined for files.
     let meta = s.file_metadata(&path).await?;
     Ok(Reply::new(ReplyCode::FILE_STATUS, timeval::format(meta.modified)).into())

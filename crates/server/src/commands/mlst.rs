@@ -9,7 +9,7 @@ use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = match arg.as_deref() {
-        Some(a) => s.resolve(a),
+        Some(a) => s.resolve(a)?,
         None => s.cwd.clone(),
     };
     s.require(Right::List, &path.parent())?;

@@ -34,7 +34,7 @@ mod mode;
 mod nlst;
 mod noop;
 mod opts;
-mod pass;
+pub(crate) mod pass;
 mod pasv;
 mod pbsz;
 mod port;

@@ -1,6 +1,6 @@
 //! `PASS` (RFC 959 §4.1.1): completes the login begun by `USER`.
 
-use super::HandlerResult;
+use super::{HandlerResult, Outcome};
 use crate::auth::{AuthError, Credentials};
 use crate::error::CommandError;
 use crate::session::{Login, Session};
@@ -18,6 +18,16 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "Login with USER first."));
         }
     };
+    let policy = &s.ctx.config.login;
+    let ip = s.peer.ip();
+    if let Some(left) = s.ctx.login_guard.address_ban(ip, policy) {
+        return Ok(Outcome::Close(Reply::new(ReplyCode::NOT_AVAILABLE, banned_text("from your address", left))));
+    }
+    if let Some(left) = s.ctx.login_guard.user_ban(ip, &user, policy) {
+        tracing::info!(user = %user, "login refused: user name banned");
+        s.login = Login::None;
+        return Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, banned_text("for this user name", left)));
+    }
     let credentials = Credentials {
         user: user.clone(),
         password: arg.unwrap_or_default(),
@@ -59,6 +69,21 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         Err(e) => {
             tracing::info!(user = %user, reason = %e, "login failed");
             s.login = Login::None;
+            let failure = s.ctx.login_guard.failure(ip, &user, &s.ctx.config.login);
+            let ban_time = s.ctx.config.login.ban_time;
+            if failure.user_banned {
+                tracing::warn!(user = %user, minutes = ban_time.as_secs() / 60, "banned user name after repeated failed logins");
+            }
+            // The delay comes before any reply, so a client cannot tell a failure
+            // early from its timing; other sessions go on meanwhile.
+            tokio::time::sleep(failure.delay).await;
+            if failure.address_banned {
+                tracing::warn!(address = %ip, minutes = ban_time.as_secs() / 60, "banned address after repeated failed logins");
+                return Ok(Outcome::Close(Reply::new(
+                    ReplyCode::NOT_AVAILABLE,
+                    banned_text("from your address", ban_time),
+                )));
+            }
             // Every failure reads the same, so names and passwords cannot be told
             // apart (RFC 2577 §5), except where the password was right and the
             // user needs to know why they still cannot log in.
@@ -72,4 +97,10 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, text))
         }
     }
+}
+
+/// The reply to a banned address or name: says for how long, not why in detail.
+pub(crate) fn banned_text(what: &str, left: std::time::Duration) -> String {
+    let minutes = left.as_secs().div_ceil(60).max(1);
+    format!("Too many failed logins {what}; try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" })
 }

@@ -7,7 +7,7 @@ use crate::error::{CommandError, StorageError, StorageErrorKind};
 use crate::session::{Session, TransferType};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     s.require(Right::Read, &path)?;
     let storage = s.storage()?;
     let meta = s.file_metadata(&path).await?;

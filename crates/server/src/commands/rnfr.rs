@@ -6,7 +6,7 @@ use crate::session::Session;
 use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     s.require(Right::Rename, &path)?;
     s.storage()?.symlink_metadata(&path).await?;
     s.rename_from = Some(path);

@@ -10,7 +10,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let Some(from) = s.rename_from.take() else {
         return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "RNFR required first."));
     };
-    let to = s.resolve(arg.as_deref().unwrap_or_default());
+    let to = s.resolve_new(arg.as_deref().unwrap_or_default())?;
     s.require(Right::Rename, &to)?;
     s.storage()?.rename(&from, &to).await?;
     Ok(Reply::new(ReplyCode::FILE_ACTION_OK, format!("Renamed {from} to {to}.")).into())

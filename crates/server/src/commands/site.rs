@@ -25,7 +25,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
                     "Usage: SITE CHMOD <octal mode> <path>.",
                 ));
             };
-            let path = s.resolve(path);
+            let path = s.resolve(path)?;
             s.require(Right::Write, &path)?;
             s.storage()?.set_mode(&path, mode).await?;
             Ok(Reply::new(ReplyCode::OK, format!("SITE CHMOD {mode:04o} {path} ok.")).into())

@@ -11,7 +11,7 @@ use ferroftp_proto::{Reply, ReplyCode};
 const ASCII_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     let storage = s.storage()?;
     let meta = s.file_metadata(&path).await?;
     let size = match s.transfer_type {

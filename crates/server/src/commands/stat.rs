@@ -52,7 +52,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     };
     s.account()?;
     let (show_hidden, path_arg) = super::list::split_ls_options(Some(&arg));
-    let path = s.resolve(path_arg.unwrap_or("."));
+    let path = s.resolve(path_arg.unwrap_or("."))?;
     s.require(Right::List, &path)?;
     let storage = s.storage()?;
     let meta = storage.metadata(&path).await?;

@@ -10,7 +10,7 @@ use crate::session::{Session, TransferType};
 use crate::storage::WriteMode;
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let path = s.resolve(arg.as_deref().unwrap_or_default());
+    let path = s.resolve_new(arg.as_deref().unwrap_or_default())?;
     let storage = s.storage()?;
     let mode = match s.rest.take() {
         Some(offset) if offset > 0 => {

@@ -11,7 +11,7 @@ use ferroftp_proto::ReplyCode;
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let storage = s.storage()?;
-    let base = arg.as_deref().map(|a| s.resolve(a)).filter(|p| !p.is_root());
+    let base = arg.as_deref().map(|a| s.resolve_new(a)).transpose()?.filter(|p| !p.is_root());
     let base = base.unwrap_or_else(|| s.cwd.join("ferroftp.upload"));
     let mut chosen = None;
     for n in 0..1000u32 {

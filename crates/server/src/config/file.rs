@@ -18,6 +18,8 @@ pub struct ConfigFile {
     pub server: ServerSection,
     #[serde(default)]
     pub passive: PassiveSection,
+    #[serde(default)]
+    pub login: LoginSection,
     pub tls: Option<TlsSection>,
     #[serde(default)]
     pub anonymous: AnonymousSection,
@@ -45,6 +47,8 @@ pub struct ServerSection {
     pub max_connections_per_ip: Option<u32>,
     pub idle_timeout: Option<Period>,
     pub data_timeout: Option<Period>,
+    pub login_timeout: Option<Period>,
+    pub stall_timeout: Option<Period>,
     #[serde(default)]
     pub allow: Vec<Cidr>,
     #[serde(default)]
@@ -92,6 +96,19 @@ pub struct PassiveSection {
     /// Clients from private, loopback and link-local networks get the
     /// server's local address instead of `public_address`.
     pub local_clients_direct: Option<bool>,
+}
+
+/// `[login]`: failed-login delays and bans (RFC 2577 §4).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSection {
+    pub failure_delay: Option<Period>,
+    pub max_failure_delay: Option<Period>,
+    pub ban_after: Option<u32>,
+    pub ban_window: Option<Period>,
+    pub ban_time: Option<Period>,
+    #[serde(default)]
+    pub exempt: Vec<Cidr>,
 }
 
 /// `[tls]`

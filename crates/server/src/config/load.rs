@@ -406,6 +406,31 @@ fn server_config(b: &mut Builder<'_>, file: &ConfigFile) -> ServerConfig {
     if let Some(t) = s.data_timeout {
         config.data_timeout = t.0.max(std::time::Duration::from_secs(1));
     }
+    if let Some(t) = s.login_timeout {
+        config.login_timeout = t.0.max(std::time::Duration::from_secs(1));
+    }
+    if let Some(t) = s.stall_timeout {
+        config.stall_timeout = t.0.max(std::time::Duration::from_secs(1));
+    }
+    let l = &file.login;
+    let login = &mut config.login;
+    if let Some(d) = l.failure_delay {
+        login.failure_delay = d.0;
+    }
+    if let Some(d) = l.max_failure_delay {
+        login.max_failure_delay = d.0;
+    }
+    login.max_failure_delay = login.max_failure_delay.max(login.failure_delay);
+    if let Some(n) = l.ban_after {
+        login.ban_after = n;
+    }
+    if let Some(d) = l.ban_window {
+        login.ban_window = d.0;
+    }
+    if let Some(d) = l.ban_time {
+        login.ban_time = d.0;
+    }
+    login.exempt = l.exempt.iter().map(|c| c.0).collect();
     config.ip_filter = IpFilter { allow: s.allow.clone(), deny: s.deny.clone() };
     config.download_limit = s.download_limit.map(|r| r.0);
     config.upload_limit = s.upload_limit.map(|r| r.0);

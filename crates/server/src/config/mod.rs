@@ -17,6 +17,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use crate::auth::IpFilter;
+use crate::limits::LoginPolicy;
 use crate::tls::TlsSettings;
 
 /// Everything the engine needs to know that is not an account.
@@ -50,6 +51,13 @@ pub struct ServerConfig {
     pub local_clients_direct: bool,
     /// A session with no command for this long gets `421` and is closed.
     pub idle_timeout: Duration,
+    /// A session not logged in this long after connecting gets `421` and is
+    /// closed, however it trickles bytes (slowloris).
+    pub login_timeout: Duration,
+    /// A transfer that moves no byte for this long is abandoned (`426`).
+    pub stall_timeout: Duration,
+    /// Failed-login delays and bans (RFC 2577 §4).
+    pub login: LoginPolicy,
     /// How long a passive listener waits for the client, and an active
     /// connection attempt may take.
     pub data_timeout: Duration,
@@ -75,6 +83,9 @@ impl Default for ServerConfig {
             resolve_interval: Duration::from_secs(300),
             local_clients_direct: true,
             idle_timeout: Duration::from_secs(300),
+            login_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(120),
+            login: LoginPolicy::default(),
             data_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             tls: None,

@@ -1,10 +1,12 @@
 //! Limits a server enforces across sessions: connection counts, transfer
-//! rates and storage quotas. Their state outlives configuration reloads.
+//! rates, storage quotas and failed logins. Their state outlives configuration reloads.
 
+mod autoban;
 mod connections;
 mod quota;
 mod rate;
 
+pub use autoban::{Ban, BanTarget, Failure, LoginGuard, LoginPolicy};
 pub use connections::{Connections, Refusal, Slot, UserSlot};
 pub use quota::{QuotaCharge, QuotaLimits, QuotaUsage, Quotas};
 pub use rate::{Direction, RateLimit, Throttle, UserRates};

@@ -19,9 +19,10 @@ use crate::data::{
 };
 use crate::error::{CommandError, StorageError, StorageErrorKind};
 use crate::limits::{
-    Connections, Direction, QuotaCharge, QuotaUsage, Quotas, RateLimit, Refusal, Throttle, UserRates, UserSlot,
+    Connections, Direction, LoginGuard, QuotaCharge, QuotaUsage, Quotas, RateLimit, Refusal, Throttle, UserRates,
+    UserSlot,
 };
-use crate::storage::{Metadata, Storage, VirtualPath};
+use crate::storage::{Metadata, NameProblem, Storage, VirtualPath, check_new_name, check_path};
 use crate::tls::{SessionTls, TlsContext};
 use ferroftp_proto::listing::{Facts, FileKind};
 use ferroftp_proto::{Command, LineError, Reply, ReplyCode};
@@ -47,6 +48,8 @@ pub(crate) struct ServerContext {
     pub(crate) tls: Option<TlsContext>,
     /// Session counts; the same across configuration reloads.
     pub(crate) connections: Arc<Connections>,
+    /// Failed logins and bans; the same across configuration reloads.
+    pub(crate) login_guard: Arc<LoginGuard>,
     /// Per-user rate limits, shared by a user's sessions, across reloads.
     pub(crate) user_rates: Arc<UserRates>,
     /// The whole server's rate limits.
@@ -78,6 +81,7 @@ impl ServerContext {
             server_upload: keep(previous.and_then(|p| p.server_upload.as_ref()), config.upload_limit),
             connections: previous.map_or_else(Default::default, |p| Arc::clone(&p.connections)),
             user_rates: previous.map_or_else(Default::default, |p| Arc::clone(&p.user_rates)),
+            login_guard: previous.map_or_else(Default::default, |p| Arc::clone(&p.login_guard)),
             quotas: Quotas::default(),
             public_address: config.public_address.clone().map(|name| PublicAddress::new(name, config.resolve_interval)),
             config,
@@ -134,6 +138,10 @@ pub(crate) struct Session {
     /// Source of a rename from RNFR, for the next RNTO only.
     pub(crate) rename_from: Option<VirtualPath>,
     pub(crate) data: Option<DataSetup>,
+    /// When the prepared passive listener is closed if nobody has used it.
+    passive_deadline: Option<tokio::time::Instant>,
+    /// The last passive listener was closed unused (the next transfer gets 425 saying so).
+    passive_expired: bool,
     /// After `EPSV ALL`, only EPSV may set up data connections (RFC 2428 §4).
     pub(crate) epsv_all: bool,
     pub(crate) facts: Facts,
@@ -206,6 +214,7 @@ impl Session {
             .map_err(|e| CommandError::reply(ReplyCode::CANT_OPEN_DATA, format!("Cannot open a passive port: {e}.")))?;
         let port = listener.local_addr()?.port();
         self.data = Some(DataSetup::Passive(listener));
+        self.passive_deadline = Some(tokio::time::Instant::now() + self.ctx.config.data_timeout);
         Ok(port)
     }
 
@@ -214,9 +223,21 @@ impl Session {
         self.account().is_ok_and(|a| a.policy.fxp)
     }
 
-    /// Resolves a path argument against the working directory.
-    pub(crate) fn resolve(&self, arg: &str) -> VirtualPath {
-        self.cwd.join(arg)
+    /// Resolves a path argument against the working directory; refuses with
+    /// 553 an overlong path or one with control characters.
+    pub(crate) fn resolve(&self, arg: &str) -> Result<VirtualPath, CommandError> {
+        check_path(arg).map_err(|p| name_refused(arg, p))?;
+        Ok(self.cwd.join(arg))
+    }
+
+    /// Resolves the path of something about to be created: its new name must
+    /// also pass [`check_new_name`] (no backslashes, look-alike separators,
+    /// invisible characters).
+    pub(crate) fn resolve_new(&self, arg: &str) -> Result<VirtualPath, CommandError> {
+        let path = self.resolve(arg)?;
+        let name = path.file_name().unwrap_or_default();
+        check_new_name(name).map_err(|p| name_refused(name, p))?;
+        Ok(path)
     }
 
     /// True once the control connection is protected.
@@ -319,6 +340,15 @@ impl Session {
             None
         };
         let Some(setup) = self.data.take() else {
+            if std::mem::take(&mut self.passive_expired) {
+                let secs = self.ctx.config.data_timeout.as_secs();
+                return Err(CommandError::reply(
+                    ReplyCode::CANT_OPEN_DATA,
+                    format!(
+                        "The passive port was closed: no transfer command within {secs} seconds; send PASV or EPSV again."
+                    ),
+                ));
+            }
             return Err(CommandError::reply(ReplyCode::CANT_OPEN_DATA, "Use PORT, PASV, EPRT or EPSV first."));
         };
         let throttle = self.throttle(&job)?;
@@ -327,7 +357,7 @@ impl Session {
             // With FXP the passive connection may come from another server.
             peer_ip: (!self.fxp_allowed()).then(|| self.peer.ip()),
             connect_timeout: self.ctx.config.data_timeout,
-            stall_timeout: self.ctx.config.idle_timeout,
+            stall_timeout: self.ctx.config.stall_timeout,
             path: path.to_string(),
             tls,
             throttle,
@@ -357,6 +387,8 @@ impl Session {
         self.rest = None;
         self.rename_from = None;
         self.data = None;
+        self.passive_deadline = None;
+        self.passive_expired = false;
         self.epsv_all = false;
         self.facts = Facts::default();
         // The control connection keeps its TLS; the data protection level starts over
@@ -397,6 +429,12 @@ impl Session {
         }
         if cmd.verb != "RNFR" {
             self.rename_from = None;
+        }
+        if self.data.is_none() {
+            self.passive_deadline = None;
+        }
+        if self.data.is_some() {
+            self.passive_expired = false;
         }
         match reply {
             Ok(Outcome::Reply(r)) => self.send(&r).await,
@@ -515,6 +553,19 @@ impl Session {
     }
 }
 
+/// The 553 reply for a refused name.
+fn name_refused(name: &str, problem: NameProblem) -> CommandError {
+    let shown: String = name.chars().take(64).flat_map(char::escape_debug).collect();
+    CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, format!("File name not allowed: {problem} (\"{shown}\")."))
+}
+
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_event(t: &mut Option<Running>) -> Option<DataEvent> {
     match t {
         Some(t) => t.handle.events.recv().await,
@@ -565,6 +616,8 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64, imp
         rest: None,
         rename_from: None,
         data: None,
+        passive_deadline: None,
+        passive_expired: false,
         epsv_all: false,
         facts: Facts::default(),
         tls: session_tls,
@@ -581,17 +634,19 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64, imp
         closing: false,
     };
     async move {
-        let admitted = if s.ctx.config.ip_filter.permits(peer.ip()) {
-            let c = &s.ctx.config;
-            s.ctx.connections.admit(peer.ip(), c.max_connections, c.max_connections_per_ip)
+        let admitted = if !s.ctx.config.ip_filter.permits(peer.ip()) {
+            Err(Refusal::Address.to_string())
+        } else if let Some(left) = s.ctx.login_guard.address_ban(peer.ip(), &s.ctx.config.login) {
+            Err(commands::pass::banned_text("from your address", left))
         } else {
-            Err(Refusal::Address)
+            let c = &s.ctx.config;
+            s.ctx.connections.admit(peer.ip(), c.max_connections, c.max_connections_per_ip).map_err(|r| r.to_string())
         };
         let slot = match admitted {
             Ok(slot) => slot,
             Err(refusal) => {
                 info!(reason = %refusal, "connection refused");
-                let _ = s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, refusal.to_string())).await;
+                let _ = s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, refusal)).await;
                 s.writer.shutdown().await;
                 return;
             }
@@ -642,6 +697,7 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
     let banner = Reply::multi(ReplyCode::READY, s.ctx.config.banner.lines().map(str::to_string).collect());
     s.send(&banner).await?;
     let mut idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
+    let login_deadline = tokio::time::Instant::now() + s.ctx.config.login_timeout;
     let mut shutdown_deadline: Option<tokio::time::Instant> = None;
     loop {
         if s.closing {
@@ -685,6 +741,21 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
                     upgrade_if_requested(s, reader).await?;
                 }
                 idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
+            }
+            _ = tokio::time::sleep_until(login_deadline), if !matches!(s.login, Login::LoggedIn(_)) => {
+                // However slowly the client trickles bytes, this ends the session (slowloris).
+                let secs = s.ctx.config.login_timeout.as_secs();
+                info!("login timeout");
+                s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, format!("Login timeout: not logged in within {secs} seconds; closing."))).await?;
+                return Ok(());
+            }
+            _ = sleep_until_some(s.passive_deadline), if s.transfer.is_none() => {
+                s.passive_deadline = None;
+                if matches!(s.data, Some(DataSetup::Passive(_))) {
+                    debug!("passive listener closed: no transfer command within the data timeout");
+                    s.data = None;
+                    s.passive_expired = true;
+                }
             }
             _ = tokio::time::sleep_until(idle_deadline), if s.transfer.is_none() => {
                 let secs = s.ctx.config.idle_timeout.as_secs();

@@ -11,7 +11,7 @@ mod path;
 
 pub use local::LocalFs;
 pub use mounts::MountedFs;
-pub use path::VirtualPath;
+pub use path::{MAX_NAME, MAX_PATH, NameProblem, VirtualPath, check_new_name, check_path};
 
 use crate::error::StorageError;
 use async_trait::async_trait;

@@ -2,6 +2,92 @@
 
 use std::fmt;
 
+/// Longest path a client may name, in bytes (Linux's `PATH_MAX`).
+pub const MAX_PATH: usize = 4096;
+/// Longest name of one file or folder, in bytes (Linux's `NAME_MAX`).
+pub const MAX_NAME: usize = 255;
+
+/// Why a client's path or new name is refused (`553`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameProblem {
+    #[error("path longer than {MAX_PATH} bytes")]
+    PathTooLong,
+    #[error("name longer than {MAX_NAME} bytes")]
+    NameTooLong,
+    #[error("control character in the name")]
+    Control,
+    #[error("backslash in the name")]
+    Backslash,
+    /// A character that looks like `/`, `\` or `.` (U+2215 DIVISION SLASH,
+    /// U+FF0E FULLWIDTH FULL STOP, ...): harmless here, since only `/`
+    /// separates, but a name like `∕..∕etc` misleads people and the clients
+    /// that later copy it to a system that folds such characters.
+    #[error("character that imitates a path separator or dot")]
+    LookAlike,
+    /// Bidirectional overrides and zero-width characters, which make a name
+    /// display as something else (`gpj.exe` shown as `exe.jpg`).
+    #[error("invisible or direction-changing character in the name")]
+    Invisible,
+    #[error("'.' and '..' cannot be created")]
+    Dots,
+}
+
+/// Characters that render like `/`, `\` or `.`.
+fn looks_like_separator(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2044}' | '\u{2215}' | '\u{2571}' | '\u{29F8}' | '\u{FF0F}' | '\u{1735}' // slashes
+        | '\u{2216}' | '\u{29F5}' | '\u{29F9}' | '\u{FE68}' | '\u{FF3C}' // backslashes
+        | '\u{2024}' | '\u{2025}' | '\u{2026}' | '\u{FE52}' | '\u{FF0E}' | '\u{3002}' | '\u{FF61}' // dots
+    )
+}
+
+/// Characters that are invisible or reorder text around them.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}' | '\u{00AD}'
+    )
+}
+
+/// Checks a path argument as the client sent it, before it is resolved: any
+/// path that can be used at all (`RETR`, `CWD`, ...).
+pub fn check_path(arg: &str) -> Result<(), NameProblem> {
+    if arg.len() > MAX_PATH {
+        return Err(NameProblem::PathTooLong);
+    }
+    for component in arg.split('/') {
+        if component.len() > MAX_NAME {
+            return Err(NameProblem::NameTooLong);
+        }
+    }
+    if arg.chars().any(char::is_control) {
+        return Err(NameProblem::Control);
+    }
+    Ok(())
+}
+
+/// Checks the last component of a path that is about to be created (`STOR`,
+/// `MKD`, `RNTO`, ...): stricter than [`check_path`], so that nothing the
+/// server stores can mislead a person or a client reading the listing.
+pub fn check_new_name(name: &str) -> Result<(), NameProblem> {
+    check_path(name)?;
+    if name == "." || name == ".." || name.is_empty() {
+        return Err(NameProblem::Dots);
+    }
+    if name.contains('\\') {
+        return Err(NameProblem::Backslash);
+    }
+    if name.chars().any(looks_like_separator) {
+        return Err(NameProblem::LookAlike);
+    }
+    if name.chars().any(is_invisible) {
+        return Err(NameProblem::Invisible);
+    }
+    Ok(())
+}
+
 /// An absolute, normalised path in a user's tree: `/` or `/a/b`, never with
 /// empty, `.` or `..` components.
 ///
@@ -105,6 +191,34 @@ mod tests {
         assert_eq!(cwd.parent().parent().parent().as_str(), "/");
         assert_eq!(VirtualPath::root().relative(), "");
         assert_eq!(cwd.file_name(), Some("docs"));
+    }
+
+    #[test]
+    fn paths_and_new_names_are_checked() {
+        assert_eq!(check_path(&"a/".repeat(2049)), Err(NameProblem::PathTooLong));
+        assert_eq!(check_path(&"n".repeat(256)), Err(NameProblem::NameTooLong));
+        assert_eq!(check_path(&format!("/{}/x", "n".repeat(255))), Ok(()));
+        assert_eq!(check_path("a\tb"), Err(NameProblem::Control));
+        assert_eq!(check_path("a\u{7f}"), Err(NameProblem::Control));
+        // Reading such names is allowed: only `/` separates, so they cannot escape.
+        assert_eq!(check_path("..\\..\\etc"), Ok(()));
+        assert_eq!(check_path("\u{2215}etc\u{2215}passwd"), Ok(()));
+        for (name, problem) in [
+            ("..\\..\\etc", NameProblem::Backslash),
+            ("\u{2215}..\u{2215}etc", NameProblem::LookAlike),
+            ("\u{FF0E}\u{FF0E}", NameProblem::LookAlike),
+            ("a\u{2024}\u{2024}", NameProblem::LookAlike),
+            ("\u{FF0F}etc", NameProblem::LookAlike),
+            ("photo\u{202E}gpj.exe", NameProblem::Invisible),
+            ("a\u{200B}b", NameProblem::Invisible),
+            ("..", NameProblem::Dots),
+            (".", NameProblem::Dots),
+        ] {
+            assert_eq!(check_new_name(name), Err(problem), "{name:?}");
+        }
+        for ok in ["plain.txt", ".hidden", "...", "Grüße – 日本語 ✓.txt", "a b", "a'b\"c"] {
+            assert_eq!(check_new_name(ok), Ok(()), "{ok:?}");
+        }
     }
 
     #[test]
