@@ -560,14 +560,6 @@ home = "{{root}}/b"
     assert_eq!(b.upload("STOR /own.bin", &[0u8; 200 * 1024]).1.code, 226);
 }
 
-/// A TCP connection to `to` from the local address `from`.
-fn connect_from(from: std::net::IpAddr, to: std::net::SocketAddr) -> std::io::Result<std::net::TcpStream> {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-    socket.bind(&std::net::SocketAddr::new(from, 0).into())?;
-    socket.connect(&to.into())?;
-    Ok(socket.into())
-}
-
 #[test]
 fn fxp_is_a_per_user_setting() {
     let toml = format!(
@@ -595,7 +587,7 @@ fxp = true
     let other: std::net::IpAddr = "127.0.0.2".parse().unwrap();
     let r = fxp.expect("EPSV", 229);
     let port = ferroftp_proto::hostport::parse_epsv_reply(&r.text()).unwrap();
-    let mut data = connect_from(other, std::net::SocketAddr::new(server.v4.ip(), port)).unwrap();
+    let mut data = crate::common::connect_from(other, std::net::SocketAddr::new(server.v4.ip(), port)).unwrap();
     fxp.expect("RETR f.txt", 150);
     let mut got = Vec::new();
     std::io::Read::read_to_end(&mut data, &mut got).unwrap();

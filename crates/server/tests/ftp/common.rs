@@ -254,6 +254,17 @@ pub struct Raw {
     pub greeting: Reply,
 }
 
+/// A TCP connection to `to` from the local address `from` (127.0.0.2 and
+/// so on play other hosts on loopback).
+pub fn connect_from(from: std::net::IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(to), socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::new(from, 0).into())?;
+    socket.connect(&to.into())?;
+    let s: TcpStream = socket.into();
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    Ok(s)
+}
+
 impl Raw {
     pub fn connect(addr: SocketAddr) -> Raw {
         let r = Raw::connect_any(addr);
@@ -265,6 +276,17 @@ impl Raw {
     pub fn connect_any(addr: SocketAddr) -> Raw {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        Raw::over(s, addr)
+    }
+
+    /// Connects from another local address (`127.0.0.2`, ...) and reads the
+    /// first reply, whatever it is.
+    pub fn connect_from(from: &str, addr: SocketAddr) -> Raw {
+        let s = connect_from(from.parse().expect("address"), addr).expect("connect");
+        Raw::over(s, addr)
+    }
+
+    fn over(s: TcpStream, addr: SocketAddr) -> Raw {
         let mut r = Raw {
             inner: BufReader::new(Box::new(s.try_clone().unwrap())),
             tcp: Some(s),
@@ -339,6 +361,13 @@ impl Raw {
         let w = self.inner.get_mut();
         w.write_all(b).unwrap();
         w.flush().unwrap();
+    }
+
+    /// Sends bytes; an error (the server closed) is returned, not a panic.
+    pub fn try_send_bytes(&mut self, b: &[u8]) -> std::io::Result<()> {
+        let w = self.inner.get_mut();
+        w.write_all(b)?;
+        w.flush()
     }
 
     pub fn send(&mut self, line: &str) {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod accounts;
+mod attacks;
 mod bad_input;
 mod common;
 mod ftps;
