@@ -18,7 +18,7 @@ use tokio::net::UnixListener;
 use tracing::{info, warn};
 
 /// Binds the socket, replacing a stale one from an earlier run.
-pub fn listen(path: &Path) -> anyhow::Result<UnixListener> {
+pub fn listen(path: &Path) -> anyhow::Result<std::os::unix::net::UnixListener> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
@@ -26,8 +26,8 @@ pub fn listen(path: &Path) -> anyhow::Result<UnixListener> {
         }
         std::fs::remove_file(path).with_context(|| format!("removing the old socket {}", path.display()))?;
     }
-    let listener =
-        UnixListener::bind(path).with_context(|| format!("cannot create the control socket {}", path.display()))?;
+    let listener = std::os::unix::net::UnixListener::bind(path)
+        .with_context(|| format!("cannot create the control socket {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("restricting {} to its owner", path.display()))?;
     Ok(listener)

@@ -2,6 +2,7 @@
 
 mod config;
 mod control;
+mod sandbox;
 mod serve;
 mod tls;
 

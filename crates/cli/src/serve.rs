@@ -5,8 +5,9 @@ use clap::{Args, ValueEnum};
 use ferroftp_server::config::file::{AnonymousMode, ConfigFile, LogLevel};
 use ferroftp_server::config::values::{Period, PortRange};
 use ferroftp_server::config::{self, BuildOptions, Loaded, Source};
+use ferroftp_server::limits::set_open_files;
 use ferroftp_server::toml::Spanned;
-use ferroftp_server::{Authenticator, Server, ServerConfig, ServerHandle};
+use ferroftp_server::{Authenticator, Listeners, Server, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,6 +64,16 @@ pub struct ServeArgs {
     /// Unix socket on which `ferroftp reload` reaches this server [key: server.control_socket].
     #[arg(long, value_name = "PATH")]
     control_socket: Option<PathBuf>,
+
+    /// When started as root: the user (and group) to run as once the ports are
+    /// bound, e.g. ftp or ftp:ftp [keys: server.user, server.group].
+    #[arg(long, value_name = "USER[:GROUP]")]
+    run_as: Option<String>,
+
+    /// Do not restrict the process's file access to the served folders
+    /// (Landlock, on kernels that have it) [key: server.sandbox = false].
+    #[arg(long)]
+    no_sandbox: bool,
 
     #[command(flatten)]
     tls: crate::tls::TlsArgs,
@@ -163,6 +174,17 @@ pub(crate) fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     if let Some(p) = &args.control_socket {
         file.server.control_socket = Some(p.clone());
     }
+    if let Some(run_as) = &args.run_as {
+        let (user, group) = match run_as.split_once(':') {
+            Some((u, g)) => (u.to_string(), Some(g.to_string())),
+            None => (run_as.clone(), None),
+        };
+        file.server.user = Some(user);
+        file.server.group = group;
+    }
+    if args.no_sandbox {
+        file.server.sandbox = Some(false);
+    }
     args.tls.apply(&mut file);
     let options = BuildOptions {
         check_paths: true,
@@ -204,12 +226,54 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .init();
+    let (config, generated_cert) = server_config(&prepared)?;
+    let open_files = set_open_files(prepared.file.server.open_files).context("setting the limit of open files")?;
+    info!(open_files, "limit of open files");
+    // Everything that needs root happens now: the ports, the control socket.
+    let listeners = Listeners::bind(&config).context("starting the server")?;
+    let control_socket = prepared.file.server.control_socket.as_ref().map(|p| prepared.base.join(p));
+    let control = control_socket.as_deref().map(crate::control::listen).transpose()?;
+    let server_section = &prepared.file.server;
+    crate::sandbox::drop_privileges(server_section.user.as_deref(), server_section.group.as_deref())?;
+    if server_section.sandbox != Some(false) {
+        crate::sandbox::restrict(&sandbox_allowed(&args, &prepared, &config))?;
+    } else {
+        info!("sandbox: off (server.sandbox = false)");
+    }
+    // The runtime's threads start only now, inside the sandbox.
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(serve(args, prepared))
+    runtime.block_on(serve(args, prepared, config, generated_cert, listeners, control.zip(control_socket)))
 }
 
-async fn serve(args: ServeArgs, prepared: Prepared) -> anyhow::Result<()> {
-    let (config, generated_cert) = server_config(&prepared)?;
+/// What the sandbox lets the server reach: the served folders, and read-only
+/// the configuration file, the certificate and key (re-read on reload), and
+/// the folder of generated certificates.
+fn sandbox_allowed(args: &ServeArgs, prepared: &Prepared, config: &ServerConfig) -> crate::sandbox::Allowed {
+    let mut folders = prepared.loaded.directory.folders();
+    folders.extend(prepared.loaded.server_root.clone());
+    folders.sort();
+    folders.dedup();
+    let mut read = Vec::new();
+    read.extend(args.config.as_ref().map(|p| p.canonicalize().unwrap_or_else(|_| p.clone())));
+    if let Some(tls) = &config.tls
+        && let ferroftp_server::CertificateSource::Files { cert, key } = &tls.certificate
+    {
+        read.extend([cert.clone(), key.clone()]);
+    }
+    if let Some(t) = &prepared.file.tls {
+        read.extend(t.state_dir.as_ref().map(|d| prepared.base.join(d)));
+    }
+    crate::sandbox::Allowed { folders, read }
+}
+
+async fn serve(
+    args: ServeArgs,
+    prepared: Prepared,
+    config: ServerConfig,
+    generated_cert: Option<PathBuf>,
+    listeners: Listeners,
+    control: Option<(std::os::unix::net::UnixListener, PathBuf)>,
+) -> anyhow::Result<()> {
     let directory = &prepared.loaded.directory;
     let user_names: Vec<String> = directory.names().into_iter().map(str::to_string).collect();
     let anonymous = directory.anonymous().map(|a| {
@@ -219,10 +283,9 @@ async fn serve(args: ServeArgs, prepared: Prepared) -> anyhow::Result<()> {
             "read-only to anonymous users"
         }
     });
-    let control_socket = prepared.file.server.control_socket.as_ref().map(|p| prepared.base.join(p));
     let Prepared { loaded, described, .. } = prepared;
     let auth: Arc<dyn Authenticator> = Arc::new(loaded.directory);
-    let server = Server::bind(config, auth).await.context("starting the server")?;
+    let server = Server::with_listeners(config, auth, listeners).context("starting the server")?;
     let addrs = server.local_addrs();
     let implicit_addrs = server.implicit_tls_addrs();
 
@@ -263,8 +326,9 @@ async fn serve(args: ServeArgs, prepared: Prepared) -> anyhow::Result<()> {
 
     let handle = server.handle();
     let args = Arc::new(args);
-    if let Some(path) = &control_socket {
-        let listener = crate::control::listen(path)?;
+    if let Some((listener, path)) = control {
+        listener.set_nonblocking(true).context("control socket")?;
+        let listener = tokio::net::UnixListener::from_std(listener).context("control socket")?;
         println!("Control socket: {} (ferroftp reload --socket {0})", path.display());
         tokio::spawn(crate::control::serve(listener, Arc::clone(&args), handle.clone()));
     }
@@ -296,6 +360,18 @@ async fn serve(args: ServeArgs, prepared: Prepared) -> anyhow::Result<()> {
 /// the running one stays and the error says why.
 pub(crate) fn reload(args: &ServeArgs, handle: &ServerHandle) -> anyhow::Result<()> {
     let p = prepare(args)?;
+    // Every folder must open for the running process: after giving up root,
+    // or inside the sandbox, a new folder may be out of its reach.
+    for dir in p.loaded.directory.folders() {
+        if let Err(e) = std::fs::read_dir(&dir) {
+            let why = if crate::sandbox::is_active() && e.kind() == std::io::ErrorKind::PermissionDenied {
+                "; it is outside the folders the server was started with (Landlock sandbox): restart the server to serve it"
+            } else {
+                ""
+            };
+            bail!("cannot open the folder {}: {e}{why}", dir.display());
+        }
+    }
     let (config, _) = server_config(&p)?;
     handle.reload(config, Arc::new(p.loaded.directory))?;
     Ok(())

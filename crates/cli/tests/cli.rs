@@ -72,8 +72,7 @@ fn serve_answers_ftp_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    out.read_line(&mut banner).unwrap();
+    let banner = wait_for_line(&mut out, "ferroftp ");
     assert!(banner.contains("read-only to anonymous"), "{banner}");
     let mut url = String::new();
     out.read_line(&mut url).unwrap();
@@ -330,4 +329,287 @@ fn sighup_reloads_the_configuration_or_keeps_the_old_one() {
 
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     assert!(child.wait().unwrap().success());
+}
+
+/// A server process, killed if the test fails before it is stopped.
+struct Running(std::process::Child);
+
+impl Running {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `ferroftp serve --config FILE` plus `extra` flags; returns the
+/// process, its output (read past the "Press Ctrl-C" line, with every line
+/// seen so far) and the port of the first listener.
+fn serve_config(
+    config: &std::path::Path,
+    extra: &[&str],
+) -> (Running, BufReader<std::process::ChildStdout>, u16, String) {
+    let mut child = ferroftp()
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let child = Running(child);
+    let mut seen = String::new();
+    let mut port = None;
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the server stopped:\n{seen}");
+        if port.is_none()
+            && let Some(rest) = line.trim().strip_prefix("ftp://").and_then(|r| r.split_once("127.0.0.1:"))
+        {
+            port = rest.1.trim_end_matches('/').parse().ok();
+        }
+        seen.push_str(&line);
+        if line.contains("Press Ctrl-C") {
+            break;
+        }
+    }
+    (child, out, port.expect("a listen line"), seen)
+}
+
+fn stop(mut child: Running) {
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert!(child.0.wait().unwrap().success());
+}
+
+/// A field of /proc/PID/status, such as "Uid" or "VmHWM".
+fn proc_status(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap();
+    line[field.len() + 1..].trim().to_string()
+}
+
+/// True if this kernel enforces Landlock (probed in a thread of its own,
+/// which the restriction dies with).
+fn kernel_has_landlock() -> bool {
+    use landlock::{ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetStatus};
+    std::thread::spawn(|| {
+        let status = Ruleset::default()
+            .handle_access(AccessFs::from_all(ABI::V1))
+            .and_then(|r| r.create())
+            .and_then(|r| r.restrict_self());
+        matches!(status.map(|s| s.ruleset), Ok(RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced))
+    })
+    .join()
+    .unwrap()
+}
+
+fn is_root() -> bool {
+    proc_status(std::process::id(), "Uid").split_whitespace().nth(1) == Some("0")
+}
+
+/// Started as root with server.user, the server binds, then runs as that user
+/// (all of real, effective, saved and file-system ids), and serves as before.
+/// Not root: asking to switch users is refused with the reason.
+#[test]
+fn started_as_root_the_server_gives_up_root_after_binding() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = dir.path().join("pub");
+    std::fs::create_dir(&public).unwrap();
+    std::fs::write(public.join("hello.txt"), b"hello").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for p in [dir.path(), &public] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(public.join("hello.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = dir.path().join("ferroftp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nuser = \"nobody\"\n[anonymous]\naccess = \"read\"\nroot = \"{}\"\n",
+            public.display()
+        ),
+    )
+    .unwrap();
+    if !is_root() {
+        let out = ferroftp().args(["serve", "--config"]).arg(&config).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("switching users needs root"), "{err}");
+        return;
+    }
+    let (child, _out, port, seen) = serve_config(&config, &[]);
+    assert!(seen.contains("gave up root"), "{seen}");
+    let nobody = "65534\t65534\t65534\t65534";
+    assert_eq!(proc_status(child.id(), "Uid"), nobody);
+    assert_eq!(proc_status(child.id(), "Gid"), nobody);
+    assert_eq!(proc_status(child.id(), "Groups"), "65534");
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    assert!(read_reply(&mut r).starts_with("220"));
+    w.write_all(b"USER anonymous\r\nPASS guest@\r\nSIZE hello.txt\r\n").unwrap();
+    assert!(read_reply(&mut r).starts_with("331"));
+    assert!(read_reply(&mut r).starts_with("230"));
+    assert_eq!(read_reply(&mut r).trim(), "213 5");
+    stop(child);
+}
+
+/// With Landlock, the running server cannot reach files outside the folders
+/// it was started with: a reload that adds a folder elsewhere is refused
+/// (a restart is needed). The log says whether the sandbox is active.
+#[test]
+fn the_sandbox_keeps_the_server_inside_its_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let config = dir.path().join("ferroftp.toml");
+    let first = user_config("first", &home);
+    std::fs::write(&config, format!("{first}\n")).unwrap();
+    let socket = dir.path().join("ctl.sock");
+    let (child, _out, port, seen) = serve_config(&config, &["--control-socket", socket.to_str().unwrap()]);
+    assert!(login(port, "first").starts_with("230 "));
+    let reload = || ferroftp().args(["reload", "--socket"]).arg(&socket).output().unwrap();
+    // A second user at home outside the sandbox.
+    let second = format!("[users.second]\npassword = \"{HASH}\"\nhome = \"{}\"\n", elsewhere.path().display());
+    std::fs::write(&config, format!("{first}\n{second}")).unwrap();
+    let result = reload();
+    if kernel_has_landlock() {
+        assert!(seen.contains("sandbox: Landlock active"), "{seen}");
+        assert!(!result.status.success(), "a folder outside the sandbox was reloaded");
+        let err = String::from_utf8_lossy(&result.stderr);
+        assert!(err.contains(&elsewhere.path().display().to_string()) && err.contains("Landlock"), "{err}");
+        assert!(login(port, "second").starts_with("530 "));
+    } else {
+        assert!(seen.contains("Landlock is not available"), "{seen}");
+        assert!(result.status.success());
+    }
+    assert!(login(port, "first").starts_with("230 "));
+    stop(child);
+
+    // --no-sandbox: the same reload goes through.
+    std::fs::write(&config, format!("{first}\n")).unwrap();
+    let (child, _out, port, seen) =
+        serve_config(&config, &["--control-socket", socket.to_str().unwrap(), "--no-sandbox"]);
+    assert!(seen.contains("sandbox: off"), "{seen}");
+    std::fs::write(&config, format!("{first}\n{second}")).unwrap();
+    assert!(reload().status.success());
+    assert!(login(port, "second").starts_with("230 "));
+    stop(child);
+}
+
+/// Out of file descriptors: new connections get 421 and are closed, sessions
+/// already open go on, and once descriptors are free again new ones are served.
+#[test]
+fn out_of_file_descriptors_new_connections_get_421() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ferroftp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\nopen_files = 48\n[users.alice]\npassword = \"{HASH}\"\nhome = \"{}\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let (child, _out, port, seen) = serve_config(&config, &[]);
+    assert!(seen.contains("open_files=48"), "{seen}");
+    // One logged-in session first.
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    assert!(read_reply(&mut r).starts_with("220"));
+    w.write_all(b"USER alice\r\nPASS alice-example\r\n").unwrap();
+    assert!(read_reply(&mut r).starts_with("331"));
+    assert!(read_reply(&mut r).starts_with("230"));
+    // Then connections until the server has no descriptor left (bounded).
+    let mut held = Vec::new();
+    let mut refused = None;
+    for _ in 0..100 {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut line = String::new();
+        BufReader::new(s.try_clone().unwrap()).read_line(&mut line).unwrap();
+        if line.starts_with("421") {
+            refused = Some(line);
+            break;
+        }
+        assert!(line.starts_with("220"), "{line}");
+        held.push(s);
+    }
+    let refused = refused.expect("no 421 within 100 connections");
+    assert!(refused.contains("try again later"), "{refused}");
+    assert!(held.len() > 20, "only {} sessions fit", held.len());
+    // The open session still works.
+    w.write_all(b"PWD\r\n").unwrap();
+    assert!(read_reply(&mut r).starts_with("257"));
+    // Free some descriptors: new sessions are served again.
+    held.truncate(held.len() - 5);
+    let mut line = String::new();
+    for _ in 0..50 {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        line.clear();
+        BufReader::new(s).read_line(&mut line).unwrap();
+        if line.starts_with("220") {
+            break;
+        }
+        // The closed sessions' descriptors are freed as the server notices.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(line.starts_with("220"), "{line}");
+    w.write_all(b"NOOP\r\n").unwrap();
+    assert!(read_reply(&mut r).starts_with("200"));
+    drop(held);
+    stop(child);
+}
+
+/// A client sending an endless line and a flood of commands does not make the
+/// server's memory grow with what it sends.
+#[test]
+fn memory_stays_bounded_under_a_flood() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ferroftp.toml");
+    std::fs::write(&config, user_config("alice", dir.path())).unwrap();
+    let (child, _out, port, _) = serve_config(&config, &[]);
+    let kib = |s: String| s.trim_end_matches(" kB").trim().parse::<u64>().unwrap();
+    let before = kib(proc_status(child.id(), "VmRSS"));
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        streams.push(s);
+    }
+    let chunk = vec![b'x'; 1 << 20];
+    for s in &mut streams {
+        let mut line = String::new();
+        BufReader::new(s.try_clone().unwrap()).read_line(&mut line).unwrap();
+        for _ in 0..64 {
+            s.write_all(&chunk).unwrap();
+        }
+        s.write_all(b"\r\n").unwrap();
+        for _ in 0..10_000 {
+            s.write_all(b"NOOP\r\n").unwrap();
+        }
+    }
+    // 4 x 64 MiB in lines and 4 x 10,000 commands were sent; each got its reply.
+    for s in &mut streams {
+        s.write_all(b"QUIT\r\n").unwrap();
+        let mut replies = String::new();
+        s.read_to_string(&mut replies).unwrap();
+        assert!(replies.contains("500 Syntax error: command line too long"), "{}", &replies[..200.min(replies.len())]);
+        assert_eq!(replies.matches("200 NOOP ok.").count(), 10_000);
+    }
+    let peak = kib(proc_status(child.id(), "VmHWM"));
+    assert!(peak < before + 32 * 1024, "memory grew from {before} KiB to a peak of {peak} KiB");
+    stop(child);
 }

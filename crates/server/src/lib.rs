@@ -26,7 +26,7 @@ pub mod tls;
 pub use auth::{Account, AnonymousAccess, Authenticator, Rights, StaticAuthenticator};
 pub use config::ServerConfig;
 pub use error::{ServerError, StorageError, StorageErrorKind};
-pub use listener::{Server, ServerHandle};
+pub use listener::{Listeners, Server, ServerHandle};
 pub use storage::{LocalFs, Storage, VirtualPath};
 pub use tls::{CertificateSource, TlsError, TlsPolicy, TlsSettings};
 /// The TOML library the configuration is read with (for [`toml::Spanned`] values).

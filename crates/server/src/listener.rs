@@ -3,7 +3,7 @@
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::error::ServerError;
-use crate::limits::{Ban, BanTarget};
+use crate::limits::{Ban, BanTarget, Reserve, is_exhaustion};
 use crate::session::{self, ServerContext};
 use crate::tls::{TlsContext, TlsError};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -100,31 +100,18 @@ const fn libc_eafnosupport() -> i32 {
     97
 }
 
-fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if addr.is_ipv6() {
-        // Keep [::]:21 and 0.0.0.0:21 separate listeners, as configured.
-        socket.set_only_v6(true)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    TcpListener::from_std(socket.into())
-}
+/// The control listeners of a configuration, bound but not yet serving: bound
+/// first so that a server started as root can bind ports below 1024 and then
+/// give up root before it serves anyone.
+#[derive(Debug)]
+pub struct Listeners(Vec<(std::net::TcpListener, bool)>);
 
-impl Server {
-    /// Binds every listen address. An IPv6 address the machine cannot bind (no
-    /// IPv6 configured) is skipped with one warning; any other failure is an error.
-    pub async fn bind(config: ServerConfig, auth: Arc<dyn Authenticator>) -> Result<Server, ServerError> {
-        let (tls, tls_fingerprint) = match config.tls.clone() {
-            Some(settings) => {
-                let (ctx, fingerprint) = TlsContext::new(settings)?;
-                (Some(ctx), Some(fingerprint))
-            }
-            None => (None, None),
-        };
-        let implicit = tls.as_ref().map(|t| t.settings.implicit_listen.clone()).unwrap_or_default();
+impl Listeners {
+    /// Binds every listen address (and the implicit-FTPS ones). An IPv6
+    /// address the machine cannot bind (no IPv6 configured) is skipped with
+    /// one warning; any other failure is an error.
+    pub fn bind(config: &ServerConfig) -> Result<Listeners, ServerError> {
+        let implicit = config.tls.as_ref().map(|t| t.implicit_listen.clone()).unwrap_or_default();
         let mut listeners = Vec::new();
         let mut warned_v6 = false;
         let all = config.listen.iter().map(|a| (*a, false)).chain(implicit.into_iter().map(|a| (a, true)));
@@ -146,6 +133,69 @@ impl Server {
         }
         if listeners.is_empty() {
             return Err(ServerError::NoListener);
+        }
+        Ok(Listeners(listeners))
+    }
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // Keep [::]:21 and 0.0.0.0:21 separate listeners, as configured.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// With no descriptor left: frees the reserved one, accepts the waiting
+/// connection, tells it `421` and closes it, then takes the reserve back.
+/// Sessions already running are not touched.
+async fn refuse_one(listener: &TcpListener, reserve: &mut Reserve) {
+    reserve.release();
+    if let Ok(Ok((stream, _))) = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await {
+        let _ = stream.try_write(b"421 Server busy (out of resources); try again later.\r\n");
+        drop(stream);
+    } else {
+        // Nothing could be accepted even so: give sessions time to close some.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    reserve.refill();
+}
+
+impl Server {
+    /// Binds every listen address. An IPv6 address the machine cannot bind (no
+    /// IPv6 configured) is skipped with one warning; any other failure is an error.
+    pub async fn bind(config: ServerConfig, auth: Arc<dyn Authenticator>) -> Result<Server, ServerError> {
+        let listeners = Listeners::bind(&config)?;
+        Server::with_listeners(config, auth, listeners)
+    }
+
+    /// A server on listeners bound earlier (by [`Listeners::bind`], before the
+    /// process gave up its privileges). Runs inside the Tokio runtime.
+    pub fn with_listeners(
+        config: ServerConfig,
+        auth: Arc<dyn Authenticator>,
+        bound: Listeners,
+    ) -> Result<Server, ServerError> {
+        let (tls, tls_fingerprint) = match config.tls.clone() {
+            Some(settings) => {
+                let (ctx, fingerprint) = TlsContext::new(settings)?;
+                (Some(ctx), Some(fingerprint))
+            }
+            None => (None, None),
+        };
+        let mut listeners = Vec::new();
+        for (l, implicit) in bound.0 {
+            let addr = l.local_addr().ok();
+            let l = TcpListener::from_std(l).map_err(|source| ServerError::Bind {
+                addr: addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+                source,
+            })?;
+            listeners.push((l, implicit));
         }
         let shutdown = CancellationToken::new();
         let ctx = Arc::new(ServerContext::new(config, auth, shutdown.clone(), tls, None));
@@ -187,6 +237,8 @@ impl Server {
             let tx = tx.clone();
             let shutdown = self.shared.shutdown.clone();
             tracker.spawn(async move {
+                let mut reserve = Reserve::new();
+                let mut warned: Option<tokio::time::Instant> = None;
                 loop {
                     let accepted = tokio::select! {
                         _ = shutdown.cancelled() => return,
@@ -198,8 +250,15 @@ impl Server {
                                 return;
                             }
                         }
+                        Err(e) if is_exhaustion(&e) => {
+                            if warned.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                                warn!(error = %e, "out of file descriptors: new connections get 421 (raise server.open_files)");
+                                warned = Some(tokio::time::Instant::now());
+                            }
+                            refuse_one(&listener, &mut reserve).await;
+                        }
                         Err(e) => {
-                            // Out of descriptors or similar: back off instead of spinning.
+                            // Something else: back off instead of spinning.
                             warn!(error = %e, "accept failed");
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }

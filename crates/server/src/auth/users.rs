@@ -189,6 +189,20 @@ impl UserDirectory {
         names
     }
 
+    /// Every directory some account is served from (deduplicated), for a
+    /// sandbox that allows only these.
+    pub fn folders(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self
+            .users
+            .values()
+            .chain(&self.anonymous)
+            .flat_map(|u| u.mounts.iter().map(|(_, d, _)| d.clone()))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
     /// True if some user must present a TLS client certificate.
     pub fn wants_client_certificates(&self) -> bool {
         self.users.values().any(|u| u.certificate.is_some())

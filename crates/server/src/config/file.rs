@@ -59,6 +59,13 @@ pub struct ServerSection {
     /// A Unix socket (mode 0600) on which `ferroftp reload` asks the running
     /// server to reload.
     pub control_socket: Option<PathBuf>,
+    /// Started as root: the user (and group) to run as once the ports are bound.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    /// Restrict the process's file access to the served folders (Landlock).
+    pub sandbox: Option<bool>,
+    /// The limit of open files the server sets for itself (default: the hard limit).
+    pub open_files: Option<u64>,
 }
 
 /// How much the server logs.

@@ -3,10 +3,13 @@
 
 mod autoban;
 mod connections;
+mod files;
 mod quota;
 mod rate;
 
 pub use autoban::{Ban, BanTarget, Failure, LoginGuard, LoginPolicy};
 pub use connections::{Connections, Refusal, Slot, UserSlot};
+pub use files::set_open_files;
+pub(crate) use files::{Reserve, is_exhaustion};
 pub use quota::{QuotaCharge, QuotaLimits, QuotaUsage, Quotas};
 pub use rate::{Direction, RateLimit, Throttle, UserRates};
