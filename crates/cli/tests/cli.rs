@@ -613,3 +613,42 @@ fn memory_stays_bounded_under_a_flood() {
     assert!(peak < before + 32 * 1024, "memory grew from {before} KiB to a peak of {peak} KiB");
     stop(child);
 }
+
+/// `ferroftp bans` lists the addresses and names banned after failed logins,
+/// and lifts a ban, through the control socket.
+#[test]
+fn bans_are_listed_and_lifted_through_the_control_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ferroftp.toml");
+    let login_section = "[login]\nfailure_delay = 0\nban_after = 2\nban_time = \"2h\"\n";
+    std::fs::write(&config, format!("{}{login_section}", user_config("alice", dir.path()))).unwrap();
+    let socket = dir.path().join("ctl.sock");
+    let (child, _out, port, _) = serve_config(&config, &["--control-socket", socket.to_str().unwrap()]);
+    let bans = |extra: &[&str]| ferroftp().args(["bans", "--socket"]).arg(&socket).args(extra).output().unwrap();
+    let none = bans(&[]);
+    assert_eq!(String::from_utf8_lossy(&none.stdout).trim(), "no bans");
+    for _ in 0..2 {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut w = stream.try_clone().unwrap();
+        let mut r = BufReader::new(stream);
+        assert!(read_reply(&mut r).starts_with("220"));
+        w.write_all(b"USER mallory\r\nPASS guess\r\n").unwrap();
+        assert!(read_reply(&mut r).starts_with("331"));
+        let _ = read_reply(&mut r);
+    }
+    let listed = String::from_utf8(bans(&[]).stdout).unwrap();
+    assert!(listed.contains("127.0.0.1") && listed.contains("user:mallory"), "{listed}");
+    assert!(listed.contains("119m") || listed.contains("120m"), "{listed}");
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert!(read_reply(&mut BufReader::new(stream)).starts_with("421"));
+    let lifted = bans(&["--lift", "127.0.0.1"]);
+    assert!(lifted.status.success(), "{}", String::from_utf8_lossy(&lifted.stderr));
+    assert!(login(port, "alice").starts_with("230 "));
+    let again = bans(&["--lift", "127.0.0.1"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not banned"));
+    let listed = String::from_utf8(bans(&[]).stdout).unwrap();
+    assert!(!listed.contains("127.0.0.1") && listed.contains("user:mallory"), "{listed}");
+    stop(child);
+}

@@ -26,6 +26,12 @@ fn the_example_loads() {
     let loaded = load(EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.server.max_connections, Some(500));
     assert!(loaded.server.banner.contains("Example Corp"));
+    assert_eq!(loaded.server.login_timeout, std::time::Duration::from_secs(60));
+    assert_eq!(loaded.server.stall_timeout, std::time::Duration::from_secs(120));
+    let login = &loaded.server.login;
+    assert_eq!((login.ban_after, login.ban_time), (10, std::time::Duration::from_secs(3600)));
+    assert_eq!(login.max_failure_delay, std::time::Duration::from_secs(8));
+    assert!(login.exempt[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
     let alice = loaded.directory.get("alice").expect("alice");
     assert_eq!(alice.groups, ["staff"]);
     assert_eq!(alice.settings.download_limit.value, Some(100 << 20));
