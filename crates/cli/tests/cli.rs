@@ -54,6 +54,17 @@ fn bad_arguments_fail_with_a_clear_message() {
     }
 }
 
+/// A control connection to the server on `port`, past its 220 greeting.
+fn connect(port: u16) -> (TcpStream, BufReader<TcpStream>) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    let greeting = read_reply(&mut r);
+    assert!(greeting.starts_with("220"), "{greeting}");
+    (w, r)
+}
+
 fn read_reply(r: &mut BufReader<TcpStream>) -> String {
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
@@ -78,11 +89,7 @@ fn serve_answers_ftp_and_stops_on_sigterm() {
     out.read_line(&mut url).unwrap();
     let port: u16 = url.trim().trim_start_matches("ftp://127.0.0.1:").trim_end_matches('/').parse().unwrap();
 
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut w = stream.try_clone().unwrap();
-    let mut r = BufReader::new(stream);
-    assert!(read_reply(&mut r).starts_with("220 "));
+    let (mut w, mut r) = connect(port);
     w.write_all(b"USER anonymous\r\nPASS me@example.com\r\nSIZE hello.txt\r\nSTOR x\r\n").unwrap();
     assert!(read_reply(&mut r).starts_with("331 "));
     assert!(read_reply(&mut r).starts_with("230 "));
@@ -190,11 +197,7 @@ fn serve_tls_generates_a_certificate_once_and_prints_its_fingerprint() {
     let (mut first, port, fingerprint) = serve_tls(state.path(), dir.path());
     assert_eq!(fingerprint.len(), 95, "no fingerprint printed");
     assert!(state.path().join("self-signed-cert.pem").exists());
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut w = stream.try_clone().unwrap();
-    let mut r = BufReader::new(stream);
-    assert!(read_reply(&mut r).starts_with("220 "));
+    let (mut w, mut r) = connect(port);
     w.write_all(b"AUTH TLS\r\n").unwrap();
     assert!(read_reply(&mut r).starts_with("234 "));
     first.kill().unwrap();
@@ -263,11 +266,7 @@ fn wait_for_line(out: &mut BufReader<std::process::ChildStdout>, needle: &str) -
 }
 
 fn login(port: u16, user: &str) -> String {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut w = stream.try_clone().unwrap();
-    let mut r = BufReader::new(stream);
-    assert!(read_reply(&mut r).starts_with("220"));
+    let (mut w, mut r) = connect(port);
     w.write_all(format!("USER {user}\r\nPASS alice-example\r\n").as_bytes()).unwrap();
     assert!(read_reply(&mut r).starts_with("331 "));
     let mut last = read_reply(&mut r);
@@ -450,11 +449,7 @@ fn started_as_root_the_server_gives_up_root_after_binding() {
     assert_eq!(proc_status(child.id(), "Uid"), nobody);
     assert_eq!(proc_status(child.id(), "Gid"), nobody);
     assert_eq!(proc_status(child.id(), "Groups"), "65534");
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut w = stream.try_clone().unwrap();
-    let mut r = BufReader::new(stream);
-    assert!(read_reply(&mut r).starts_with("220"));
+    let (mut w, mut r) = connect(port);
     w.write_all(b"USER anonymous\r\nPASS guest@\r\nSIZE hello.txt\r\n").unwrap();
     assert!(read_reply(&mut r).starts_with("331"));
     assert!(read_reply(&mut r).starts_with("230"));
@@ -523,11 +518,7 @@ fn out_of_file_descriptors_new_connections_get_421() {
     let (child, _out, port, seen) = serve_config(&config, &[]);
     assert!(seen.contains("open_files=48"), "{seen}");
     // One logged-in session first.
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut w = stream.try_clone().unwrap();
-    let mut r = BufReader::new(stream);
-    assert!(read_reply(&mut r).starts_with("220"));
+    let (mut w, mut r) = connect(port);
     w.write_all(b"USER alice\r\nPASS alice-example\r\n").unwrap();
     assert!(read_reply(&mut r).starts_with("331"));
     assert!(read_reply(&mut r).starts_with("230"));
@@ -628,11 +619,7 @@ fn bans_are_listed_and_lifted_through_the_control_socket() {
     let none = bans(&[]);
     assert_eq!(String::from_utf8_lossy(&none.stdout).trim(), "no bans");
     for _ in 0..2 {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut w = stream.try_clone().unwrap();
-        let mut r = BufReader::new(stream);
-        assert!(read_reply(&mut r).starts_with("220"));
+        let (mut w, mut r) = connect(port);
         w.write_all(b"USER mallory\r\nPASS guess\r\n").unwrap();
         assert!(read_reply(&mut r).starts_with("331"));
         let _ = read_reply(&mut r);
