@@ -281,24 +281,12 @@ fn sighup_reloads_the_configuration_or_keeps_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ferroftp.toml");
     std::fs::write(&config, user_config("first", dir.path())).unwrap();
-    let mut child = ferroftp()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .arg("--control-socket")
-        .arg(dir.path().join("ctl.sock"))
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let url = wait_for_line(&mut out, "ftp://first@127.0.0.1:");
-    let port: u16 = url.trim().trim_start_matches("ftp://first@127.0.0.1:").trim_end_matches('/').parse().unwrap();
-    wait_for_line(&mut out, "Press Ctrl-C");
+    let socket = dir.path().join("ctl.sock");
+    let (child, mut out, port, _) = serve_config(&config, &["--control-socket", socket.to_str().unwrap()]);
     assert!(login(port, "first").starts_with("230 "));
 
     std::fs::write(&config, user_config("second", dir.path())).unwrap();
-    let hup = |child: &std::process::Child| {
+    let hup = |child: &Running| {
         assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
     };
     hup(&child);
@@ -315,7 +303,6 @@ fn sighup_reloads_the_configuration_or_keeps_the_old_one() {
     assert!(login(port, "second").starts_with("230 "));
 
     // `ferroftp reload` through the control socket shows the mistakes to whoever asked.
-    let socket = dir.path().join("ctl.sock");
     let reload = || ferroftp().args(["reload", "--socket"]).arg(&socket).output().unwrap();
     let refused = reload();
     assert!(!refused.status.success());
@@ -326,8 +313,7 @@ fn sighup_reloads_the_configuration_or_keeps_the_old_one() {
     assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
     assert!(login(port, "third").starts_with("230 "));
 
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    assert!(child.wait().unwrap().success());
+    stop(child);
 }
 
 /// A server process, killed if the test fails before it is stopped.
