@@ -73,11 +73,7 @@ fn list_bans(handle: &ServerHandle) -> String {
     }
     let mut out = String::new();
     for ban in bans {
-        let target = match &ban.target {
-            BanTarget::Address(net) if net.prefix_len() == net.max_prefix_len() => net.addr().to_string(),
-            BanTarget::Address(net) => net.to_string(),
-            BanTarget::User(u) => format!("user:{u}"),
-        };
+        let target = ban.target.as_arg();
         let left = ban.remaining.as_secs();
         out.push_str(&format!(
             "{target:<40} {:>3}m{:02}s left  {} failed logins\n",
@@ -112,7 +108,6 @@ pub fn bans(socket: &Path, lift: Option<&str>) -> anyhow::Result<()> {
             Ok(())
         }
         Some(target) => {
-            let target = target.strip_prefix("user:").map_or_else(|| target.to_string(), str::to_string);
             let answer = request(socket, &format!("lift {target}"))?;
             if answer.trim() == "ok" {
                 println!("ban lifted: {target}");

@@ -77,14 +77,29 @@ impl BanTarget {
     }
 
     /// Reads what `ferroftp bans --lift` is given: an address, a network as
-    /// listed, or else a user name.
+    /// listed, `user:NAME`, or else a user name.
     pub fn parse(s: &str) -> Self {
+        if let Some(name) = s.strip_prefix("user:") {
+            return BanTarget::User(name.to_string());
+        }
         if let Ok(ip) = s.parse::<IpAddr>() {
             return BanTarget::address(ip);
         }
         match s.parse::<IpNet>() {
             Ok(net) => BanTarget::Address(net),
             Err(_) => BanTarget::User(s.to_string()),
+        }
+    }
+}
+
+impl BanTarget {
+    /// The form `ferroftp bans` lists and [`BanTarget::parse`] reads back:
+    /// `192.0.2.1`, `2001:db8::/64`, `user:NAME`.
+    pub fn as_arg(&self) -> String {
+        match self {
+            BanTarget::Address(net) if net.prefix_len() == net.max_prefix_len() => net.addr().to_string(),
+            BanTarget::Address(net) => net.to_string(),
+            BanTarget::User(u) => format!("user:{u}"),
         }
     }
 }
@@ -319,6 +334,13 @@ mod tests {
         }
         assert!(guard.user_ban(ip("192.0.2.1"), "admin", &p).is_none());
         assert_eq!(BanTarget::parse("alice"), BanTarget::User("alice".into()));
+        for t in [
+            BanTarget::User("1.2.3.4".into()),
+            BanTarget::address(ip("2001:db8::1")),
+            BanTarget::address(ip("192.0.2.9")),
+        ] {
+            assert_eq!(BanTarget::parse(&t.as_arg()), t);
+        }
         assert_eq!(BanTarget::parse("::ffff:192.0.2.1"), BanTarget::address(ip("192.0.2.1")));
     }
 
