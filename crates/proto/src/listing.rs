@@ -159,32 +159,67 @@ pub fn unix_line(e: &Entry, now: SystemTime) -> String {
     line
 }
 
-/// Parses a Unix `ls -l` line as written by [`unix_line`] and most Unix servers.
+/// Parses a Unix `ls -l` line as written by [`unix_line`] and by the Unix-style
+/// servers in use (vsftpd, pure-ftpd, ProFTPD, FileZilla Server, GNU `ls`).
 ///
+/// Accepted variations: a trailing ACL or SELinux mark on the mode (`+`, `.`,
+/// `@`); no link count; no group column; device files, whose size column is
+/// `major, minor` (size 0 here); `Mon DD HH:MM` and `Mon DD  YYYY` dates.
 /// `now` resolves the year of `Mon DD HH:MM` dates (the most recent such date
 /// not more than a day in the future). The parsed time is as precise as the
 /// listing: to the minute for recent files, to the day for old ones.
 pub fn parse_unix_line(line: &str, now: SystemTime) -> Option<Entry> {
-    let mut rest = line;
-    let mut field = || {
-        let trimmed = rest.trim_start_matches(' ');
-        let end = trimmed.find(' ').unwrap_or(trimmed.len());
-        let (f, r) = trimmed.split_at(end);
-        rest = r;
-        (!f.is_empty()).then_some(f)
+    // (start, token) pairs of the space-separated columns.
+    let mut tokens: Vec<(usize, &str)> = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices() {
+        match (c == ' ', start) {
+            (true, Some(s)) => {
+                tokens.push((s, &line[s..i]));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+        if tokens.len() == 12 {
+            break;
+        }
+    }
+    if let Some(s) = start {
+        tokens.push((s, &line[s..]));
+    }
+    let mode_token = tokens.first()?.1;
+    let mode_token = mode_token.strip_suffix(['+', '.', '@']).unwrap_or(mode_token);
+    let (kind, mode) = parse_mode_string(mode_token)?;
+    // The date is the first `Mon DD TIME|YEAR` triple after the size column.
+    let date_at = (2..tokens.len().saturating_sub(2)).find(|&i| {
+        month_number(tokens[i].1).is_some()
+            && tokens[i + 1].1.parse::<u8>().is_ok_and(|d| (1..=31).contains(&d))
+            && tokens[i - 1].1.bytes().all(|b| b.is_ascii_digit())
+    })?;
+    let (time_start, year_or_time) = tokens[date_at + 2];
+    let month = month_number(tokens[date_at].1)?;
+    let day: u8 = tokens[date_at + 1].1.parse().ok()?;
+    let size_at = date_at - 1;
+    let device = size_at >= 2 && tokens[size_at - 1].1.ends_with(',');
+    let size = if device { 0 } else { tokens[size_at].1.parse().ok()? };
+    let mut ids: Vec<&str> = tokens[1..if device { size_at - 1 } else { size_at }].iter().map(|t| t.1).collect();
+    let nlink = match ids.first().map(|f| f.parse::<u64>()) {
+        Some(Ok(n)) if ids.len() > 1 => {
+            ids.remove(0);
+            n
+        }
+        _ => 1,
     };
-    let (kind, mode) = parse_mode_string(field()?)?;
-    let nlink = field()?.parse().ok()?;
-    let owner = field()?.to_string();
-    let group = field()?.to_string();
-    let size = field()?.parse().ok()?;
-    let month_name = field()?;
-    let month = u8::try_from(MONTHS.iter().position(|m| *m == month_name)?).ok()? + 1;
-    let day: u8 = field()?.parse().ok()?;
-    let year_or_time = field()?;
+    let (owner, group) = match ids.as_slice() {
+        [owner, group] => (owner.to_string(), group.to_string()),
+        [owner] => (owner.to_string(), String::new()),
+        [] => (String::new(), String::new()),
+        _ => return None,
+    };
     // Exactly one space separates the date from the name; the name keeps any
     // further leading spaces.
-    let name_part = rest.strip_prefix(' ')?;
+    let name_part = line[time_start + year_or_time.len()..].strip_prefix(' ')?;
     let (name, link_target) = match (kind, name_part.split_once(" -> ")) {
         (FileKind::Symlink, Some((n, t))) => (n.to_string(), Some(t.to_string())),
         _ => (name_part.to_string(), None),
@@ -195,22 +230,87 @@ pub fn parse_unix_line(line: &str, now: SystemTime) -> Option<Entry> {
     let modified = if let Some((h, m)) = year_or_time.split_once(':') {
         let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
         let this_year = timeval::to_utc(now).year();
-        let at = |year: i32| -> Option<SystemTime> {
-            let date = time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
-            let t = date.with_hms(h, m, 0).ok()?.assume_utc().unix_timestamp();
-            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t).ok()?))
-        };
+        let at = |year: i32| calendar_time(year, month, day, h, m);
         match at(this_year) {
             Some(t) if t <= now + Duration::from_secs(86_400) => t,
             _ => at(this_year - 1)?,
         }
     } else {
-        let year: i32 = year_or_time.parse().ok()?;
-        let date = time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
-        let t = date.midnight().assume_utc().unix_timestamp();
-        SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t).ok()?)
+        calendar_time(year_or_time.parse().ok()?, month, day, 0, 0)?
     };
     Some(Entry { name, kind, size, modified, mode, nlink, owner, group, link_target, unique: None, perm: None })
+}
+
+fn month_number(name: &str) -> Option<u8> {
+    u8::try_from(MONTHS.iter().position(|m| m.eq_ignore_ascii_case(name))?).ok().map(|m| m + 1)
+}
+
+/// A UTC calendar time, if it exists and is not before 1970.
+fn calendar_time(year: i32, month: u8, day: u8, hour: u8, minute: u8) -> Option<SystemTime> {
+    let date = time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()?;
+    let t = date.with_hms(hour, minute, 0).ok()?.assume_utc().unix_timestamp();
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t).ok()?))
+}
+
+/// Parses a line of the MS-DOS style listing that IIS (and Windows FTP servers
+/// configured like it) send: `01-16-02  11:14AM       <DIR>          name` or
+/// `2002-01-16  23:14   1,234 name`. Two-digit years below 70 are 20YY.
+/// Times are taken as UTC, as the listing says nothing of its zone.
+pub fn parse_dos_line(line: &str) -> Option<Entry> {
+    let mut rest = line.trim_start();
+    let mut field = || {
+        let end = rest.find(' ').unwrap_or(rest.len());
+        let (f, r) = rest.split_at(end);
+        rest = r.trim_start_matches(' ');
+        (!f.is_empty()).then_some(f)
+    };
+    let date = field()?;
+    let time = field()?;
+    let size_or_dir = field()?;
+    let name = rest;
+    if name.is_empty() {
+        return None;
+    }
+    let parts: Vec<&str> = date.split(['-', '/', '.']).collect();
+    let [a, b, c] = parts.as_slice() else { return None };
+    let (year, month, day) = if a.len() == 4 { (*a, *b, *c) } else { (*c, *a, *b) };
+    let mut year: i32 = year.parse().ok()?;
+    if year < 100 {
+        year += if year < 70 { 2000 } else { 1900 };
+    }
+    let (month, day): (u8, u8) = (month.parse().ok()?, day.parse().ok()?);
+    let upper = time.to_ascii_uppercase();
+    let (clock, pm) = match (upper.strip_suffix("AM"), upper.strip_suffix("PM")) {
+        (Some(c), _) => (c, Some(false)),
+        (_, Some(c)) => (c, Some(true)),
+        _ => (upper.as_str(), None),
+    };
+    let (h, m) = clock.split_once(':')?;
+    let (mut h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
+    match pm {
+        Some(true) if h < 12 => h += 12,
+        Some(false) if h == 12 => h = 0,
+        _ => {}
+    }
+    let modified = calendar_time(year, month, day, h, m)?;
+    let (kind, size) = if size_or_dir.eq_ignore_ascii_case("<DIR>") {
+        (FileKind::Dir, 0)
+    } else {
+        (FileKind::File, size_or_dir.replace(',', "").parse().ok()?)
+    };
+    Some(Entry {
+        name: name.to_string(),
+        kind,
+        size,
+        modified,
+        mode: 0,
+        nlink: 1,
+        owner: String::new(),
+        group: String::new(),
+        link_target: None,
+        unique: None,
+        perm: None,
+    })
 }
 
 /// The MLSx facts a server can show (RFC 3659 §7.5), in FEAT order.
@@ -502,6 +602,7 @@ mod tests {
         #[test]
         fn parsers_never_panic(s in "\\PC{0,80}") {
             let _ = parse_unix_line(&s, at(1_700_000_000));
+            let _ = parse_dos_line(&s);
             let _ = parse_mlsx_line(&s).map(|p| entry_from_facts(&p));
         }
     }

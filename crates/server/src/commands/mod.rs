@@ -23,10 +23,12 @@ mod dele;
 mod eprt;
 mod epsv;
 mod feat;
+mod hash;
 mod help;
 mod host;
 mod list;
 mod mdtm;
+mod mfmt;
 mod mkd;
 mod mlsd;
 mod mlst;
@@ -183,6 +185,9 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!(["MLST"], "MLST [<sp> pathname]", LoggedIn, Optional, Some("MLST"), mlst::run),
     command!(["SIZE"], "SIZE <sp> pathname", LoggedIn, Required, Some("SIZE"), size::run),
     command!(["MDTM"], "MDTM <sp> pathname", LoggedIn, Required, Some("MDTM"), mdtm::run),
+    command!(["MFMT"], "MFMT <sp> YYYYMMDDHHMMSS <sp> pathname", LoggedIn, Required, Some("MFMT"), mfmt::run),
+    command!(["HASH"], "HASH <sp> pathname", LoggedIn, Required, Some("HASH SHA-256*"), hash::run),
+    command!(["XSHA256"], "XSHA256 <sp> pathname", LoggedIn, Required, None, hash::run_x),
     command!(["SITE"], "SITE <sp> HELP | CHMOD <sp> mode <sp> pathname", LoggedIn, Required, None, site::run),
     command!(["SYST"], "SYST", Any, Optional, None, syst::run),
     command!(["STAT"], "STAT [<sp> pathname]", Any, Optional, None, stat::run),
@@ -222,7 +227,7 @@ mod tests {
     #[test]
     fn verbs_are_unique_and_upper_case() {
         let mut all: Vec<&str> = COMMANDS.iter().flat_map(|c| c.verbs.iter().copied()).collect();
-        assert!(all.iter().all(|v| v.chars().all(|c| c.is_ascii_uppercase())));
+        assert!(all.iter().all(|v| v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())));
         let n = all.len();
         all.sort_unstable();
         all.dedup();

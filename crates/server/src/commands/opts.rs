@@ -1,5 +1,5 @@
 //! `OPTS` (RFC 2389 §4): `OPTS UTF8 ON` (RFC 2640; names are always UTF-8 here)
-//! and `OPTS MLST fact;fact;` (RFC 3659 §7.9).
+//! `OPTS MLST fact;fact;` (RFC 3659 §7.9) and `OPTS HASH SHA-256`.
 
 use super::HandlerResult;
 use crate::error::CommandError;
@@ -24,9 +24,14 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             s.facts = facts;
             Ok(Reply::new(ReplyCode::OK, format!("MLST OPTS {enabled}")).into())
         }
+        // draft-bryan-ftpext-hash §3.1: selecting the algorithm of HASH.
+        "HASH" => match value.trim().to_ascii_uppercase().as_str() {
+            "" | "SHA-256" => Ok(Reply::new(ReplyCode::OK, "SHA-256").into()),
+            _ => Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, "Unknown algorithm; HASH offers SHA-256.")),
+        },
         _ => Err(CommandError::reply(
             ReplyCode::PARAMETER_SYNTAX_ERROR,
-            "Option not understood; OPTS takes UTF8 or MLST.",
+            "Option not understood; OPTS takes UTF8, MLST or HASH.",
         )),
     }
 }

@@ -247,6 +247,15 @@ impl Storage for LocalFs {
     async fn set_mode(&self, path: &VirtualPath, mode: u32) -> Result<(), StorageError> {
         self.blocking(path, move |d, p| d.set_permissions(p, cap_std::fs::Permissions::from_mode(mode & 0o7777))).await
     }
+
+    async fn set_modified(&self, path: &VirtualPath, time: std::time::SystemTime) -> Result<(), StorageError> {
+        // Opened beneath the root like everything else, then set through the handle.
+        self.blocking(path, move |d, p| {
+            let file = d.open(p)?.into_std();
+            file.set_times(std::fs::FileTimes::new().set_modified(time))
+        })
+        .await
+    }
 }
 
 /// An upload to the local filesystem.

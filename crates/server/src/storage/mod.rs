@@ -156,4 +156,6 @@ pub trait Storage: Send + Sync + 'static {
     async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), StorageError>;
     /// Sets permission bits (`SITE CHMOD`).
     async fn set_mode(&self, path: &VirtualPath, mode: u32) -> Result<(), StorageError>;
+    /// Sets a file's modification time (`MFMT`).
+    async fn set_modified(&self, path: &VirtualPath, time: SystemTime) -> Result<(), StorageError>;
 }

@@ -249,6 +249,12 @@ impl Storage for MountedFs {
         let (storage, inner) = self.backend(path)?;
         storage.set_mode(&inner, mode).await.map_err(|e| renamed(e, path))
     }
+
+    async fn set_modified(&self, path: &VirtualPath, time: std::time::SystemTime) -> Result<(), StorageError> {
+        self.not_a_mount(path)?;
+        let (storage, inner) = self.backend(path)?;
+        storage.set_modified(&inner, time).await.map_err(|e| renamed(e, path))
+    }
 }
 
 #[cfg(test)]
