@@ -1,5 +1,6 @@
 //! The `ferroftp` binary: parses the command line and wires the library crates together.
 
+mod client;
 mod config;
 mod control;
 mod sandbox;
@@ -8,7 +9,7 @@ mod tls;
 
 use clap::{Parser, Subcommand};
 
-/// ferroftp: a fast, safe FTP server.
+/// ferroftp: a fast, safe FTP server and client.
 ///
 /// Start with `ferroftp serve` to share the current directory read-only on
 /// ftp://127.0.0.1:2121/ (anonymous login), then add flags as needed.
@@ -68,6 +69,62 @@ enum Command {
         #[arg(long, value_name = "TARGET")]
         lift: Option<String>,
     },
+    /// List a directory on a server.
+    ///
+    /// Examples:
+    ///   ferroftp ls ftp://ftp.example.com/pub/
+    ///   ferroftp ls ftp://alice@ftp.example.com/ --netrc
+    ///   ferroftp ls ftpes://alice:s3cret@ftp.example.com/ --json
+    #[command(verbatim_doc_comment)]
+    Ls(client::commands::LsArgs),
+    /// Download a file (written to NAME.part, renamed when complete).
+    ///
+    /// Examples:
+    ///   ferroftp get ftp://ftp.example.com/pub/file.iso
+    ///   ferroftp get ftp://alice:s3cret@host/big.bin /tmp/ --resume --verify
+    ///   ferroftp get ftp://host/notes.txt - | less
+    #[command(verbatim_doc_comment)]
+    Get(client::commands::GetArgs),
+    /// Upload a file.
+    ///
+    /// Examples:
+    ///   ferroftp put report.pdf ftp://alice:s3cret@host/docs/
+    ///   ferroftp put big.bin ftp://alice@host/big.bin --netrc --resume --verify --preserve
+    #[command(verbatim_doc_comment)]
+    Put(client::commands::PutArgs),
+    /// Delete files (or directories with --dir, whole trees with -r).
+    Rm(client::commands::RmArgs),
+    /// Create directories (-p: with parents).
+    Mkdir(client::commands::MkdirArgs),
+    /// Rename or move a file or directory on a server.
+    ///
+    /// Example:
+    ///   ferroftp mv ftp://alice:s3cret@host/draft.txt final.txt
+    #[command(verbatim_doc_comment)]
+    Mv(client::commands::MvArgs),
+    /// Make a local directory a copy of a server directory, or the reverse.
+    ///
+    /// Only files whose size or time differ are transferred.
+    ///
+    /// Examples:
+    ///   ferroftp mirror ftp://ftp.example.com/pub/ ./pub
+    ///   ferroftp mirror --reverse ./site ftp://alice:s3cret@host/www/ --delete --parallel 4
+    #[command(verbatim_doc_comment)]
+    Mirror(client::mirror::MirrorArgs),
+    /// Copy a file from one server to another directly (FXP), or through this
+    /// machine when the servers refuse.
+    ///
+    /// Example:
+    ///   ferroftp fxp ftp://a.example.com/pub/x.iso ftp://bob:pw@b.example.com/incoming/
+    #[command(verbatim_doc_comment)]
+    Fxp(client::commands::FxpArgs),
+    /// The interactive client, like the classic `ftp` utility.
+    ///
+    /// Examples:
+    ///   ferroftp shell ftp.example.com
+    ///   ferroftp ftp -n 127.0.0.1 2121 < commands.txt
+    #[command(verbatim_doc_comment, visible_alias = "ftp")]
+    Shell(client::shell::ShellArgs),
     /// Print the argon2id hash of a password, for `password = "..."` in the
     /// configuration. Reads the password without echo (or one line from
     /// standard input when it is not a terminal).
@@ -83,6 +140,15 @@ fn main() -> std::process::ExitCode {
         Command::Passwd => config::passwd(),
         Command::Reload { socket } => control::reload(&socket),
         Command::Bans { socket, lift } => control::bans(&socket, lift.as_deref()),
+        Command::Ls(args) => client::commands::ls(args),
+        Command::Get(args) => client::commands::get(args),
+        Command::Put(args) => client::commands::put(args),
+        Command::Rm(args) => client::commands::rm(args),
+        Command::Mkdir(args) => client::commands::mkdir(args),
+        Command::Mv(args) => client::commands::mv(args),
+        Command::Mirror(args) => client::mirror::run(args),
+        Command::Fxp(args) => client::commands::fxp(args),
+        Command::Shell(args) => return client::shell::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -93,7 +159,7 @@ fn main() -> std::process::ExitCode {
             } else {
                 eprintln!("error: {e:#}");
             }
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(client::exit_code(&e))
         }
     }
 }

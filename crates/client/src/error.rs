@@ -10,10 +10,12 @@ use std::time::Duration;
 pub enum ClientError {
     #[error(transparent)]
     Url(#[from] UrlError),
-    #[error("cannot resolve {host}: {source}")]
-    Resolve { host: String, source: io::Error },
-    #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: String, source: io::Error },
+    // The I/O errors are part of the message, not a separate `source`, so
+    // that a chain of contexts does not print them twice.
+    #[error("cannot resolve {host}: {cause}")]
+    Resolve { host: String, cause: io::Error },
+    #[error("cannot connect to {addr}: {cause}")]
+    Connect { addr: String, cause: io::Error },
     #[error("TLS with {host}: {reason}")]
     Tls { host: String, reason: String },
     /// The server refused the login (`530`, or `332` for an account).
@@ -34,8 +36,8 @@ pub enum ClientError {
     #[error("data connection: {0}")]
     Data(io::Error),
     /// Reading or writing a local file.
-    #[error("{path}: {source}")]
-    Local { path: String, source: io::Error },
+    #[error("{path}: {cause}")]
+    Local { path: String, cause: io::Error },
     /// The server lacks a feature the operation needs.
     #[error("the server does not support {0}")]
     Unsupported(&'static str),
@@ -74,7 +76,7 @@ impl ClientError {
     }
 
     pub(crate) fn local(path: impl AsRef<std::path::Path>, source: io::Error) -> ClientError {
-        ClientError::Local { path: path.as_ref().display().to_string(), source }
+        ClientError::Local { path: path.as_ref().display().to_string(), cause: source }
     }
 }
 

@@ -43,7 +43,7 @@ pub async fn copy(
 ) -> Result<FxpOutcome> {
     src.set_type(TransferType::Binary).await?;
     dst.set_type(TransferType::Binary).await?;
-    match direct(src, src_path, dst, dst_path).await? {
+    match copy_direct(src, src_path, dst, dst_path).await? {
         Ok(()) => {
             if let Ok(size) = dst.size(dst_path).await {
                 progress(size);
@@ -57,9 +57,10 @@ pub async fn copy(
     }
 }
 
-/// The direct copy. The outer error is a failure of the copy itself; the
-/// inner one a refusal of FXP, after which streaming is tried.
-async fn direct(
+/// The direct copy only. The outer error is a failure of the copy itself;
+/// the inner one says why the servers refused a direct transfer (after which
+/// [`copy`] streams instead). Both sessions must be in binary type.
+pub async fn copy_direct(
     src: &mut Session,
     src_path: &str,
     dst: &mut Session,

@@ -15,6 +15,7 @@ pub mod error;
 pub mod features;
 pub mod fxp;
 pub mod listing;
+pub mod netrc;
 pub mod session;
 pub mod tls;
 pub mod transfer;

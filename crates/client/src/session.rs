@@ -459,7 +459,7 @@ pub fn quoted_path(text: &str) -> Option<String> {
 pub(crate) async fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
     let addrs: Vec<SocketAddr> = match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
         Ok(Ok(addrs)) => addrs.collect(),
-        Ok(Err(source)) => return Err(ClientError::Resolve { host: host.to_string(), source }),
+        Ok(Err(source)) => return Err(ClientError::Resolve { host: host.to_string(), cause: source }),
         Err(_) => return Err(ClientError::Timeout { what: "resolving the host name", after: timeout }),
     };
     let mut last = None;
@@ -473,10 +473,10 @@ pub(crate) async fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Res
         }
     }
     match last {
-        Some((addr, source)) => Err(ClientError::Connect { addr: addr.to_string(), source }),
+        Some((addr, source)) => Err(ClientError::Connect { addr: addr.to_string(), cause: source }),
         None => Err(ClientError::Resolve {
             host: host.to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"),
         }),
     }
 }

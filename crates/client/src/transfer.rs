@@ -263,7 +263,7 @@ impl Session {
             };
             if let Err(e) = written {
                 self.abort(Some(data)).await;
-                return Err(ClientError::Local { path: "(output)".into(), source: e });
+                return Err(ClientError::Local { path: "(output)".into(), cause: e });
             }
             total += n as u64;
             progress(total);
@@ -272,9 +272,9 @@ impl Session {
         if ascii {
             decoded.clear();
             decoder.finish(&mut decoded);
-            out.write_all(&decoded).await.map_err(|e| ClientError::Local { path: "(output)".into(), source: e })?;
+            out.write_all(&decoded).await.map_err(|e| ClientError::Local { path: "(output)".into(), cause: e })?;
         }
-        out.flush().await.map_err(|e| ClientError::Local { path: "(output)".into(), source: e })?;
+        out.flush().await.map_err(|e| ClientError::Local { path: "(output)".into(), cause: e })?;
         drop(data);
         self.finish(&command).await?;
         Ok(total)
@@ -307,7 +307,7 @@ impl Session {
                 Ok(n) => n,
                 Err(e) => {
                     self.abort(Some(data)).await;
-                    return Err(ClientError::Local { path: "(input)".into(), source: e });
+                    return Err(ClientError::Local { path: "(input)".into(), cause: e });
                 }
             };
             if n == 0 {
