@@ -83,27 +83,23 @@ pub async fn copy_direct(
     if reply.code.0 != 200 {
         return Ok(Err(format!("the destination refused PORT {addr}: {} {}", reply.code, reply.text())));
     }
+    // STOR first: the destination connects to the source's listener (which
+    // accepts before RETR) and says 150; only then does the source send.
     let stor = format!("STOR {dst_path}");
-    dst.control.send(&stor).await?;
-    let retr = format!("RETR {src_path}");
-    src.control.send(&retr).await?;
-    let dst_first = dst.control.reply().await?;
-    let src_first = src.control.reply().await?;
-    let dst_ok = matches!(dst_first.code.0, 125 | 150);
-    let src_ok = matches!(src_first.code.0, 125 | 150);
-    if !src_ok {
-        if dst_ok {
-            abort(dst).await;
-        }
-        // A refused RETR is the file's problem (550), not FXP's.
-        return Err(reply_error(&retr, &src_first));
-    }
-    if !dst_ok {
-        abort(src).await;
+    let dst_first = dst.control.command(&stor).await?;
+    if !matches!(dst_first.code.0, 125 | 150) {
+        // The source's listener is left unused; its next PASV replaces it.
         if matches!(dst_first.code.0, 425 | 426) {
             return Ok(Err(format!("the destination could not connect to the source: {dst_first}")));
         }
         return Err(reply_error(&stor, &dst_first));
+    }
+    let retr = format!("RETR {src_path}");
+    let src_first = src.control.command(&retr).await?;
+    if !matches!(src_first.code.0, 125 | 150) {
+        // A refused RETR is the file's problem (550), not FXP's.
+        abort(dst).await;
+        return Err(reply_error(&retr, &src_first));
     }
     let (src_timeout, dst_timeout) = (src.timeout, dst.timeout);
     src.control.set_timeout(DIRECT_TIMEOUT);

@@ -19,7 +19,8 @@ use std::time::Duration;
 /// Connection options shared by every client command.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConnectArgs {
-    /// Use explicit TLS (AUTH TLS) on an ftp:// URL, like ftpes://.
+    /// Use explicit TLS (AUTH TLS) on an ftp:// URL, like ftpes://. Implied
+    /// by --ca, --fingerprint and --insecure.
     #[arg(long, global = true)]
     pub tls: bool,
     /// Trust the certificate authorities in this PEM file too.
@@ -59,7 +60,9 @@ pub struct ConnectArgs {
 impl ConnectArgs {
     pub fn options(&self, url: &FtpUrl) -> ConnectOptions {
         let mut o = ConnectOptions::from_url(url);
-        if self.tls && o.security == Security::None {
+        // Any TLS option asks for TLS: never ignore it and go on in clear text.
+        let wants_tls = self.tls || self.ca.is_some() || self.fingerprint.is_some() || self.insecure;
+        if wants_tls && o.security == Security::None {
             o.security = Security::Explicit;
         }
         o.verify = if self.insecure {

@@ -862,7 +862,8 @@ impl Shell {
                 None => (None, *pattern),
             };
             let matcher = glob::Pattern::new(file_pattern)?;
-            let names = self.rt.block_on(session.nlst(dir))?;
+            let mut names = self.rt.block_on(session.nlst(dir))?;
+            names.sort();
             let before = out.len();
             for name in names {
                 let base = base_name(&name);
