@@ -98,7 +98,7 @@ pub async fn copy_direct(
     let src_first = src.control.command(&retr).await?;
     if !matches!(src_first.code.0, 125 | 150) {
         // A refused RETR is the file's problem (550), not FXP's.
-        abort(dst).await;
+        dst.abort(None).await;
         return Err(reply_error(&retr, &src_first));
     }
     let (src_timeout, dst_timeout) = (src.timeout, dst.timeout);
@@ -115,18 +115,6 @@ pub async fn copy_direct(
         return Err(reply_error(&stor, &dst_end));
     }
     Ok(Ok(()))
-}
-
-async fn abort(session: &mut Session) {
-    if session.control.send("ABOR").await.is_ok() {
-        for _ in 0..2 {
-            match session.control.reply().await {
-                Ok(r) if matches!(r.code.0, 225 | 226) => break,
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
-    }
 }
 
 /// Streams through the client: `RETR` on one session feeds `STOR` on the

@@ -17,7 +17,6 @@ use ferroftp_proto::listing::{Entry, entry_from_facts, parse_mlsx_line};
 use ferroftp_proto::reply::Reply;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -198,9 +197,21 @@ impl Session {
         Ok(())
     }
 
+    /// Reads the next chunk of a data connection; 0 at its end. A server that
+    /// closes without a TLS close_notify has ended too: the final reply says
+    /// whether everything came.
+    async fn read_data(&mut self, data: &mut Stream, buf: &mut [u8], what: &'static str) -> Result<usize> {
+        match tokio::time::timeout(self.timeout, data.read(buf)).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            Ok(Err(e)) => Err(ClientError::Data(e)),
+            Err(_) => Err(ClientError::Timeout { what, after: self.timeout }),
+        }
+    }
+
     /// After a failed transfer: `ABOR` (RFC 959 §4.1.3) and the replies it
     /// brings, so that the session can go on. Best effort.
-    async fn abort(&mut self, data: Option<Stream>) {
+    pub(crate) async fn abort(&mut self, data: Option<Stream>) {
         drop(data);
         if self.control.send("ABOR").await.is_err() {
             return;
@@ -237,18 +248,11 @@ impl Session {
         let mut buf = vec![0u8; CHUNK];
         let mut total = 0u64;
         loop {
-            let n = match tokio::time::timeout(self.timeout, data.read(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                // Servers that close without a TLS close_notify: the final
-                // reply says whether the file was complete.
-                Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-                Ok(Err(e)) => {
+            let n = match self.read_data(&mut data, &mut buf, "receiving data").await {
+                Ok(n) => n,
+                Err(e) => {
                     self.abort(Some(data)).await;
-                    return Err(ClientError::Data(e));
-                }
-                Err(_) => {
-                    self.abort(Some(data)).await;
-                    return Err(ClientError::Timeout { what: "receiving data", after: self.timeout });
+                    return Err(e);
                 }
             };
             if n == 0 {
@@ -363,18 +367,12 @@ impl Session {
         let mut data = self.start_data(command, 0).await?;
         let mut bytes = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
-        let started = Instant::now();
         loop {
-            let n = match tokio::time::timeout(self.timeout, data.read(&mut buf)).await {
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-                Ok(Err(e)) => {
+            let n = match self.read_data(&mut data, &mut buf, "receiving a listing").await {
+                Ok(n) => n,
+                Err(e) => {
                     self.abort(Some(data)).await;
-                    return Err(ClientError::Data(e));
-                }
-                Err(_) => {
-                    self.abort(Some(data)).await;
-                    return Err(ClientError::Timeout { what: "receiving a listing", after: self.timeout });
+                    return Err(e);
                 }
             };
             if n == 0 {
@@ -388,9 +386,7 @@ impl Session {
                 });
             }
             bytes.extend_from_slice(&buf[..n]);
-            if started.elapsed() >= self.keepalive.unwrap_or(self.timeout) {
-                self.keepalive_tick().await?;
-            }
+            self.keepalive_tick().await?;
         }
         drop(data);
         self.finish(command).await?;

@@ -156,7 +156,7 @@ pub fn get(args: GetArgs) -> anyhow::Result<()> {
                 Some(p) => p,
                 None => PathBuf::from(&name),
             };
-            let done = download(&mut conn, &remote, &local, args.transfer.options(), &out).await?;
+            let done = download(&mut conn, &remote, &local, args.transfer.options(), &out, &mut |_| {}).await?;
             out.result(done.json("get", &url.to_string(), &local));
             out.note(&format!("{} ← {url}: {} bytes", local.display(), done.bytes + done.skipped));
         }
@@ -199,7 +199,7 @@ pub fn put(args: PutArgs) -> anyhow::Result<()> {
         if args.transfer.ascii {
             conn.session.set_type(TransferType::Ascii).await?;
         }
-        let done = upload(&mut conn, &args.local, &remote, args.transfer.options(), &out).await?;
+        let done = upload(&mut conn, &args.local, &remote, args.transfer.options(), &out, &mut |_| {}).await?;
         out.result(done.json("put", &remote, &args.local));
         out.note(&format!("{} → {remote}: {} bytes", args.local.display(), done.bytes + done.skipped));
         let _ = conn.session.quit().await;

@@ -143,9 +143,9 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<()> {
                     let local_path = local.join(&rel);
                     let opts = TransferOptions { resume: !reverse, verify, preserve: reverse };
                     let result = if reverse {
-                        upload(&mut conn, &local_path, &remote_path, opts, &out).await
+                        upload(&mut conn, &local_path, &remote_path, opts, &out, &mut |_| {}).await
                     } else {
-                        download(&mut conn, &remote_path, &local_path, opts, &out).await.and_then(|done| {
+                        download(&mut conn, &remote_path, &local_path, opts, &out, &mut |_| {}).await.and_then(|done| {
                             set_local_mtime(&local_path, modified)
                                 .with_context(|| format!("setting the time of {}", local_path.display()))?;
                             Ok(done)

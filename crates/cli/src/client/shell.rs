@@ -379,10 +379,11 @@ impl Shell {
             self.failures += 1;
             return;
         }
-        let Some(target) = rest.first().copied().or_else(|| {
-            let host = input.line("(to) ")?;
-            Some(Box::leak(host.into_boxed_str()) as &str)
-        }) else {
+        let typed = match rest.first() {
+            Some(t) => Some(t.to_string()),
+            None => input.line("(to) ").map(|l| l.trim().to_string()).filter(|l| !l.is_empty()),
+        };
+        let Some(target) = typed.as_deref() else {
             println!("usage: open host-name [port]");
             self.failures += 1;
             return;
@@ -649,7 +650,7 @@ impl Shell {
                 }
                 Some(t) if t == "ascii" || t == "a" => self.set_type(true),
                 Some(t) if t == "binary" || t == "image" || t == "i" => self.set_type(false),
-                Some(t) => Err(Usage(Box::leak(format!("{t}: unknown mode.").into_boxed_str())).into()),
+                Some(t) => Err(anyhow::anyhow!("{t}: unknown mode")),
             },
             "get" | "recv" => self.get(rest, false),
             "reget" => self.get(rest, true),
@@ -776,42 +777,11 @@ impl Shell {
         let started = Instant::now();
         let hash = self.hash;
         let ascii = self.ascii;
+        // In ASCII type byte offsets differ between the two ends: no resume.
+        let opts = TransferOptions { resume: resume && !ascii, ..TransferOptions::default() };
         let done = self.with_conn(async |conn, out| {
-            if ascii {
-                // ASCII downloads go straight to the file: byte offsets of
-                // .part files do not match the server's in this type.
-                let mut file = tokio::fs::File::create(local).await?;
-                let mut marks = HashMarks::new(hash);
-                let n = conn.session.retrieve(remote, 0, &mut file, &mut |n| marks.update(n)).await?;
-                return Ok(n);
-            }
-            if let Some(size) = hash {
-                let part = super::transfer::part_path(local);
-                let offset = if resume { std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0) } else { 0 };
-                let mut file = tokio::fs::OpenOptions::new()
-                    .create(true)
-                    .append(offset > 0)
-                    .write(true)
-                    .truncate(offset == 0)
-                    .open(&part)
-                    .await?;
-                let mut marks = HashMarks::new(Some(size));
-                let got = conn.session.retrieve(remote, offset, &mut file, &mut |n| marks.update(n)).await;
-                drop(file);
-                let n = match got {
-                    Ok(n) => n,
-                    Err(e) => {
-                        if std::fs::metadata(&part).is_ok_and(|m| m.len() == 0) {
-                            let _ = std::fs::remove_file(&part);
-                        }
-                        return Err(e.into());
-                    }
-                };
-                tokio::fs::rename(&part, local).await?;
-                return Ok(n);
-            }
-            let opts = TransferOptions { resume, ..TransferOptions::default() };
-            Ok(download(conn, remote, local, opts, out).await?.bytes)
+            let mut marks = HashMarks::new(hash);
+            Ok(download(conn, remote, local, opts, out, &mut |n| marks.update(n)).await?.bytes)
         })?;
         self.stats(done, started, true);
         Ok(())
@@ -832,17 +802,15 @@ impl Shell {
         self.say(&format!("local: {} remote: {remote}", local.display()));
         let started = Instant::now();
         let hash = self.hash;
-        let plain = self.ascii || hash.is_some() || mode == StoreMode::Append;
         let done = self.with_conn(async |conn, out| {
-            if plain {
+            let mut marks = HashMarks::new(hash);
+            if mode == StoreMode::Append {
                 let mut file = tokio::fs::File::open(local)
                     .await
                     .map_err(|e| ClientError::Local { path: local.display().to_string(), cause: e })?;
-                let mut marks = HashMarks::new(hash);
-                let n = conn.session.store(remote, mode, &mut file, &mut |n| marks.update(n)).await?;
-                return Ok(n);
+                return Ok(conn.session.store(remote, mode, &mut file, &mut |n| marks.update(n)).await?);
             }
-            Ok(upload(conn, local, remote, TransferOptions::default(), out).await?.bytes)
+            Ok(upload(conn, local, remote, TransferOptions::default(), out, &mut |n| marks.update(n)).await?.bytes)
         })?;
         self.stats(done, started, false);
         Ok(())

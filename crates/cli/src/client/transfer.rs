@@ -82,26 +82,41 @@ async fn backoff(out: &Output, what: &str, e: &ClientError, attempt: u32, retrie
     tokio::time::sleep(wait).await;
 }
 
-/// Downloads `remote` to `local` (through `local.part`).
-pub async fn download(
+/// What [`retrying`] transfers.
+#[derive(Clone, Copy)]
+enum Job<'a> {
+    Get { remote: &'a str, local: &'a Path },
+    Put { local: &'a Path, remote: &'a str },
+}
+
+/// Runs a transfer; a transient failure is retried (`--retries`) on a new
+/// connection, resuming where the last try stopped.
+async fn retrying(
     conn: &mut Conn,
-    remote: &str,
-    local: &Path,
+    job: Job<'_>,
     opts: TransferOptions,
     out: &Output,
+    tick: &mut (dyn FnMut(u64) + Send),
 ) -> anyhow::Result<Done> {
     let started = std::time::Instant::now();
-    let part = part_path(local);
     let mut attempt = 0;
     let mut resume = opts.resume;
     loop {
-        match download_once(&mut conn.session, remote, local, &part, resume, opts, out).await {
+        let (result, what) = match job {
+            Job::Get { remote, local } => {
+                (download_once(&mut conn.session, remote, local, resume, opts, out, tick).await, remote)
+            }
+            Job::Put { local, remote } => {
+                (upload_once(&mut conn.session, local, remote, resume, opts, out, tick).await, remote)
+            }
+        };
+        match result {
             Ok(mut done) => {
                 done.seconds = started.elapsed().as_secs_f64();
                 return Ok(done);
             }
             Err(e) if attempt < conn.args.retries && e.is_transient() => {
-                backoff(out, remote, &e, attempt, conn.args.retries).await;
+                backoff(out, what, &e, attempt, conn.args.retries).await;
                 attempt += 1;
                 resume = true;
                 conn.reconnect().await?;
@@ -111,15 +126,29 @@ pub async fn download(
     }
 }
 
+/// Downloads `remote` to `local` (through `local.part`). `tick` sees the
+/// bytes received by this transfer so far.
+pub async fn download(
+    conn: &mut Conn,
+    remote: &str,
+    local: &Path,
+    opts: TransferOptions,
+    out: &Output,
+    tick: &mut (dyn FnMut(u64) + Send),
+) -> anyhow::Result<Done> {
+    retrying(conn, Job::Get { remote, local }, opts, out, tick).await
+}
+
 async fn download_once(
     session: &mut Session,
     remote: &str,
     local: &Path,
-    part: &Path,
     resume: bool,
     opts: TransferOptions,
     out: &Output,
+    tick: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Done, ClientError> {
+    let part = &part_path(local);
     let size = match session.size(remote).await {
         Ok(n) => Some(n),
         Err(e) if e.is_not_found() => return Err(e),
@@ -148,7 +177,13 @@ async fn download_once(
     let received = if size == Some(offset) && offset > 0 {
         0
     } else {
-        match session.retrieve(remote, offset, &mut file, &mut |n| bar.set(offset + n)).await {
+        match session
+            .retrieve(remote, offset, &mut file, &mut |n| {
+                bar.set(offset + n);
+                tick(n);
+            })
+            .await
+        {
             Ok(n) => n,
             Err(e) => {
                 // Keep a partial file to resume from; an empty one says nothing.
@@ -219,32 +254,17 @@ pub fn set_local_mtime(path: &Path, time: SystemTime) -> std::io::Result<()> {
 }
 
 /// Uploads `local` to `remote`. With `resume` (and on every retry), the
-/// server's size says how much to skip, and the rest is appended.
+/// server's size says how much to skip, and the rest is appended. `tick`
+/// sees the bytes sent by this transfer so far.
 pub async fn upload(
     conn: &mut Conn,
     local: &Path,
     remote: &str,
     opts: TransferOptions,
     out: &Output,
+    tick: &mut (dyn FnMut(u64) + Send),
 ) -> anyhow::Result<Done> {
-    let started = std::time::Instant::now();
-    let mut attempt = 0;
-    let mut resume = opts.resume;
-    loop {
-        match upload_once(&mut conn.session, local, remote, resume, opts, out).await {
-            Ok(mut done) => {
-                done.seconds = started.elapsed().as_secs_f64();
-                return Ok(done);
-            }
-            Err(e) if attempt < conn.args.retries && e.is_transient() => {
-                backoff(out, remote, &e, attempt, conn.args.retries).await;
-                attempt += 1;
-                resume = true;
-                conn.reconnect().await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    retrying(conn, Job::Put { local, remote }, opts, out, tick).await
 }
 
 async fn upload_once(
@@ -254,6 +274,7 @@ async fn upload_once(
     resume: bool,
     opts: TransferOptions,
     out: &Output,
+    tick: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Done, ClientError> {
     let mut file = tokio::fs::File::open(local).await.map_err(|e| local_err(local, e))?;
     let meta = file.metadata().await.map_err(|e| local_err(local, e))?;
@@ -281,9 +302,19 @@ async fn upload_once(
         0
     } else if offset > 0 {
         file.seek(std::io::SeekFrom::Start(offset)).await.map_err(|e| local_err(local, e))?;
-        session.store(remote, StoreMode::Append, &mut file, &mut |n| bar.set(offset + n)).await?
+        session
+            .store(remote, StoreMode::Append, &mut file, &mut |n| {
+                bar.set(offset + n);
+                tick(n);
+            })
+            .await?
     } else {
-        session.store(remote, StoreMode::Replace, &mut file, &mut |n| bar.set(n)).await?
+        session
+            .store(remote, StoreMode::Replace, &mut file, &mut |n| {
+                bar.set(n);
+                tick(n);
+            })
+            .await?
     };
     bar.finish();
     let verified = if opts.verify { Some(verify_upload(session, local, remote, len).await?) } else { None };
