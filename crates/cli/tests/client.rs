@@ -337,3 +337,44 @@ fn shell_through_a_terminal() {
     assert_eq!(srv.read("up.txt"), b"uploaded");
     assert!(dir.path().join(".ferroftp_history").exists(), "history is saved");
 }
+
+/// With `FERROFTP_INTEROP=1`: mirror both ways through pyftpdlib (MLSD and
+/// MFMT, so a second run copies nothing), and one-shot commands over FTPS
+/// against vsftpd, which refuses data connections that do not resume the
+/// control connection's TLS session.
+#[test]
+fn interop_mirror_through_pyftpdlib_and_ftps_with_vsftpd() {
+    if !peers::enabled("client command line") {
+        return;
+    }
+    let py = peers::Pyftpdlib::start();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    make_tree(&src);
+    let s = src.to_str().unwrap();
+    let out = ok(&["mirror", "--reverse", s, &py.url("site/"), "--parallel", "4", "--json"]);
+    assert_eq!(copied(&out), 500);
+    assert_eq!(tree_files(&py.path("site")), tree_files(&src));
+    assert_eq!(copied(&ok(&["mirror", "-R", s, &py.url("site/"), "--json"])), 0, "times kept by MFMT");
+    let back = dir.path().join("back");
+    let out = ok(&["mirror", &py.url("site/"), back.to_str().unwrap(), "--parallel", "3", "--json"]);
+    assert_eq!(copied(&out), 500);
+    assert_eq!(tree_files(&back), tree_files(&src));
+
+    let vs = peers::Vsftpd::start();
+    let local = dir.path().join("big.bin");
+    let data = content(3_000_001, 4);
+    std::fs::write(&local, &data).unwrap();
+    let tls = ["--tls", "--insecure"];
+    ok(&[&["put"][..], &tls, &[local.to_str().unwrap(), &vs.url("pub/")]].concat());
+    assert!(std::fs::read(vs.path("pub/big.bin")).unwrap() == data, "{}", vs.log());
+    let listing = ok(&[&["ls"][..], &tls, &[&vs.url("pub/")]].concat());
+    assert!(listing.contains("3000001") && listing.contains("big.bin"), "{listing}");
+    let got = dir.path().join("got.bin");
+    let out =
+        ok(&[&["get"][..], &tls, &["--verify", "--json", &vs.url("pub/big.bin"), got.to_str().unwrap()]].concat());
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    // vsftpd offers no checksum command: the size is what can be checked.
+    assert_eq!((v["bytes"].as_u64(), v["verified"].as_str()), (Some(3_000_001), Some("size")));
+    assert!(std::fs::read(&got).unwrap() == data);
+}

@@ -347,6 +347,13 @@ impl Session {
                 return Err(self.failed_upload(&command, data, e).await);
             }
         }
+        // Wait for the server to close its side before closing ours. A TLS
+        // server may have sent session tickets that were never read, and
+        // closing a socket with unread input makes the kernel answer with a
+        // reset that discards whatever was still queued to send: vsftpd then
+        // sees a truncated upload and answers 426. What arrives is discarded;
+        // an error only means the server closed abruptly, which is its way.
+        let _ = tokio::time::timeout(self.timeout, drain(&mut data, &mut buf)).await;
         drop(data);
         self.finish(&command).await?;
         Ok(total)
@@ -461,5 +468,14 @@ fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
+    }
+}
+
+/// Reads and discards until end of stream or an error.
+async fn drain(data: &mut Stream, buf: &mut [u8]) {
+    while let Ok(n) = data.read(buf).await {
+        if n == 0 {
+            break;
+        }
     }
 }

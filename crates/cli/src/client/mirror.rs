@@ -79,6 +79,9 @@ pub fn run(args: MirrorArgs) -> anyhow::Result<()> {
             match remote_tree(&mut first.session, &base).await {
                 Ok(tree) => tree,
                 Err(e) if e.is_not_found() => Tree::new(),
+                Err(e) if e.code().is_some_and(|c| c >= 500) && missing_dir(&mut first.session, &base).await? => {
+                    Tree::new()
+                }
                 Err(e) => return Err(e.into()),
             }
         } else {
@@ -251,6 +254,22 @@ fn changed(src: &Node, dst: &Node, precise: bool) -> bool {
 }
 
 /// The remote tree under `base`, by `MLSD` (or `LIST`), directory by directory.
+/// Whether the folder `dir` is missing on the server, asked after its listing
+/// failed. Servers disagree on how a listing of a missing folder fails (550
+/// from most, 501 from pyftpdlib), so the answer comes from `CWD`: refused
+/// too, and the folder is not there; accepted, and the listing's error stands.
+async fn missing_dir(session: &mut Session, dir: &str) -> Result<bool, ferroftp_client::ClientError> {
+    let here = session.pwd().await?;
+    match session.cwd(if dir.is_empty() { "/" } else { dir }).await {
+        Ok(()) => {
+            session.cwd(&here).await?;
+            Ok(false)
+        }
+        Err(e) if e.code().is_some_and(|c| (500..600).contains(&c)) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 async fn remote_tree(session: &mut Session, base: &str) -> Result<Tree, ferroftp_client::ClientError> {
     let mut tree = Tree::new();
     let mut pending = vec![String::new()];

@@ -3,6 +3,8 @@
 //! something goes wrong.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use ferroftp_server::{AnonymousAccess, LocalFs, Server, ServerConfig, ServerHandle, StaticAuthenticator};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
