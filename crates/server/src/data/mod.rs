@@ -4,6 +4,8 @@
 mod listing;
 mod public_address;
 mod transfer;
+#[cfg(target_os = "linux")]
+mod zero_copy;
 
 pub(crate) use listing::{EntryFilter, ListFormat, is_glob, to_entry};
 pub(crate) use public_address::{PublicAddress, is_local_network};
@@ -124,8 +126,8 @@ pub(crate) async fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>
     Err(last)
 }
 
-/// A connected data channel. Plain TCP today; a TLS stream and zero-copy paths
-/// plug in as further variants without changing the transfer code's callers.
+/// A connected data channel: plain TCP (downloads of local files in binary
+/// mode go out with sendfile, see `zero_copy`) or TLS.
 #[derive(Debug)]
 pub(crate) enum DataStream {
     Tcp(TcpStream),

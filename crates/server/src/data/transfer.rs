@@ -231,6 +231,13 @@ async fn run_job(
     let disk_error = |e: io::Error| TransferError::Storage(StorageError::io(e, path));
     match job {
         Job::Send { reader, ascii } => {
+            // Binary, plain TCP, a local file: straight from the page cache.
+            #[cfg(target_os = "linux")]
+            if let (false, DataStream::Tcp(tcp), ReadStream::File { file, offset }) = (ascii, &stream, &reader) {
+                let total = super::zero_copy::send_file(tcp, file, *offset, progress, stall, throttle, path).await?;
+                stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
+                return Ok(total);
+            }
             let mut chunks = ChunkReader::new(reader);
             let mut encoded = Vec::new();
             let mut encoder = ascii::Encoder::new();

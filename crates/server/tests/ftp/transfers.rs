@@ -136,6 +136,42 @@ fn restart_beyond_end_is_554() {
     assert_eq!((bytes.as_slice(), done.code), (&b"short"[..], 226));
 }
 
+/// Binary downloads of local files over plain TCP go out with sendfile: every
+/// REST offset (odd ones, the last byte, the very end) sends exactly the rest,
+/// and a client reading in small pieces, so that the socket fills and the
+/// transfer waits for readiness again and again, gets every byte.
+#[test]
+fn zero_copy_downloads_from_any_offset_and_to_a_slow_reader() {
+    let srv = TestServer::start();
+    let n = 3 * 1024 * 1024 + 12_345;
+    let data = content(n, 77);
+    srv.write("z.bin", &data);
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    for offset in [0, 1, 4095, 65_537, n - 1, n] {
+        let mut d = c.epsv();
+        c.expect(&format!("REST {offset}"), 350);
+        c.expect("RETR z.bin", 150);
+        let mut bytes = Vec::new();
+        d.read_to_end(&mut bytes).unwrap();
+        assert_eq!(c.reply().code, 226, "from {offset}");
+        assert_eq!(bytes.len(), n - offset, "from {offset}");
+        assert_eq!(sha256(&bytes), sha256(&data[offset..]), "from {offset}");
+    }
+    let mut d = c.epsv();
+    c.expect("RETR z.bin", 150);
+    let (mut got, mut piece) = (Vec::with_capacity(n), [0u8; 1000]);
+    loop {
+        let k = d.read(&mut piece).unwrap();
+        if k == 0 {
+            break;
+        }
+        got.extend_from_slice(&piece[..k]);
+    }
+    assert_eq!(c.reply().code, 226);
+    assert_eq!(sha256(&got), sha256(&data));
+}
+
 /// Starts a RETR of a file too big to fit in socket buffers and reads only its
 /// beginning, so the transfer is certainly still running.
 fn start_big_retr(srv: &TestServer) -> (Raw, std::net::TcpStream) {
