@@ -4,7 +4,22 @@
 //!   ftpbench ADDR USER PASS plain|tls retr PATH
 //!   ftpbench ADDR USER PASS plain|tls stor PATH BYTES
 //!
-//! Prints `bytes seconds MB/s`.
+//! Prints `bytes seconds MB/s`. Over plain FTP, for the small-operation
+//! workloads (see `load`):
+//!
+//!   ftpbench ADDR USER PASS plain files N PREFIX
+//!   ftpbench ADDR USER PASS plain logins N
+//!   ftpbench ADDR USER PASS plain sessions N FILE SERVER_PID
+//!   ftpbench - - - plain pss SERVER_PID     (its memory now, KiB)
+//!
+//! and the machine's limit, a raw TCP transfer of BYTES over loopback
+//! (sendfile from FILE, or to FILE):
+//!
+//!   ftpbench - - - plain raw-send FILE
+//!   ftpbench - - - plain raw-receive FILE BYTES
+
+mod load;
+mod raw;
 
 use ferroftp_proto::hostport::parse_epsv_reply;
 use ferroftp_proto::reply::ReplyParser;
@@ -74,6 +89,15 @@ impl Control {
             }
         }
     }
+    /// A transfer command: 150, or 125 when the data connection is already
+    /// open (pyftpdlib says so after EPSV).
+    fn open_data(&mut self, line: &str) {
+        let w = self.io.get_mut();
+        w.write_all(format!("{line}\r\n").as_bytes()).expect("send");
+        w.flush().expect("flush");
+        let (code, text) = self.reply();
+        assert!(code == 150 || code == 125, "{line} -> {code} {text}");
+    }
     fn cmd(&mut self, line: &str, want: u16) -> String {
         let w = self.io.get_mut();
         w.write_all(format!("{line}\r\n").as_bytes()).expect("send");
@@ -132,6 +156,20 @@ fn main() {
         eprintln!("usage: ftpbench ADDR USER PASS plain|tls retr PATH | stor PATH BYTES");
         std::process::exit(2);
     }
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
+    let number = |i: usize| arg(i).parse::<usize>().expect("a number");
+    match arg(5) {
+        "files" => return load::files(arg(1).parse().expect("ADDR"), arg(2), arg(3), number(6), arg(7)),
+        "logins" => return load::logins(arg(1).parse().expect("ADDR"), arg(2), arg(3), number(6)),
+        "sessions" => {
+            let pid = arg(8).parse().expect("SERVER_PID");
+            return load::sessions(arg(1).parse().expect("ADDR"), arg(2), arg(3), number(6), arg(7), pid);
+        }
+        "pss" => return println!("{}", load::pss_kib(arg(6).parse().expect("PID"))),
+        "raw-send" => return raw::send(arg(6)),
+        "raw-receive" => return raw::receive(arg(6), number(7) as u64),
+        _ => {}
+    }
     let addr: SocketAddr = args[1].parse().expect("ADDR");
     let tls = args[4] == "tls";
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -155,8 +193,15 @@ fn main() {
         c.cmd("PBSZ 0", 200);
         c.cmd("PROT P", 200);
     }
-    c.cmd(&format!("USER {}", args[2]), 331);
-    c.cmd(&format!("PASS {}", args[3]), 230);
+    // vsftpd lets anonymous users in on USER alone (230).
+    let w = c.io.get_mut();
+    w.write_all(format!("USER {}\r\n", args[2]).as_bytes()).expect("send");
+    w.flush().expect("flush");
+    match c.reply() {
+        (331, _) => drop(c.cmd(&format!("PASS {}", args[3]), 230)),
+        (230, _) => {}
+        (code, text) => panic!("USER -> {code} {text}"),
+    }
     c.cmd("TYPE I", 200);
     let port = parse_epsv_reply(&c.cmd("EPSV", 229)).expect("EPSV reply");
     let data_tcp = TcpStream::connect(SocketAddr::new(addr.ip(), port)).expect("data connect");
@@ -165,7 +210,7 @@ fn main() {
     let mut total = 0u64;
     match args[5].as_str() {
         "retr" => {
-            c.cmd(&format!("RETR {}", args[6]), 150);
+            c.open_data(&format!("RETR {}", args[6]));
             total = if tls {
                 let conn = UnbufferedClientConnection::new(Arc::clone(&config), name).expect("tls");
                 download_tls(conn, data_tcp, &mut buf)
@@ -183,7 +228,7 @@ fn main() {
         }
         "stor" => {
             let size: u64 = args.get(7).and_then(|s| s.parse().ok()).expect("BYTES");
-            c.cmd(&format!("STOR {}", args[6]), 150);
+            c.open_data(&format!("STOR {}", args[6]));
             let fill = |b: &mut [u8]| b.iter_mut().enumerate().for_each(|(i, x)| *x = (i * 31 % 251) as u8);
             fill(&mut buf);
             if tls {
