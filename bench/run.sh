@@ -279,6 +279,8 @@ best() { # the best peer's median for a workload (highest; lowest for memory)
     local w=$1 order=${2:--rn} v
     for s in $servers; do
         [ "$s" = ferroftp ] && continue
+        # A peer that dropped sessions held fewer of them: not comparable.
+        [ "${r[$s,${w}_fail]:-0}" -eq 0 ] || continue
         v=$(med "$s,$w"); [ "$v" = - ] || echo "$v"
     done | sort $order | head -1
 }
