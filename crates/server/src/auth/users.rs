@@ -228,7 +228,7 @@ impl UserDirectory {
 fn open_tree(entry: &UserEntry) -> std::io::Result<Arc<dyn Storage>> {
     let mut mounts: Vec<(VirtualPath, Arc<dyn Storage>)> = Vec::new();
     for (at, dir, _) in &entry.mounts {
-        mounts.push((at.clone(), Arc::new(LocalFs::open(dir)?)));
+        mounts.push((at.clone(), LocalFs::shared(dir)?));
     }
     if let [(at, only)] = mounts.as_slice()
         && at.is_root()

@@ -66,6 +66,17 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             s.cwd = VirtualPath::root();
             Ok(Reply::multi(ReplyCode::LOGGED_IN, lines).into())
         }
+        // The password was right but the server could not open the account's
+        // folders (out of descriptors, a folder gone): the server's fault, so
+        // it is no failed login and counts towards no ban.
+        Err(AuthError::Unavailable) => {
+            tracing::warn!(user = %user, "login refused: the account's folders cannot be opened");
+            s.login = Login::None;
+            Err(CommandError::reply(
+                ReplyCode::NOT_LOGGED_IN,
+                "Login failed: the account's folders are unavailable; tell the administrator.",
+            ))
+        }
         Err(e) => {
             tracing::info!(user = %user, reason = %e, "login failed");
             s.login = Login::None;
@@ -89,9 +100,6 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             // user needs to know why they still cannot log in.
             let text = match e {
                 AuthError::AddressNotAllowed => "Login not allowed from your address.",
-                AuthError::Unavailable => {
-                    "Login failed: the account's folders are unavailable; tell the administrator."
-                }
                 _ => "Login incorrect.",
             };
             Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, text))

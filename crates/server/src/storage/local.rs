@@ -47,6 +47,31 @@ impl LocalFs {
         Ok(LocalFs { root: Arc::new(dir), root_path })
     }
 
+    /// The backend for `root`, shared with every session already serving it:
+    /// sessions of one account (10,000 anonymous users, say) hold one
+    /// directory descriptor between them, not one each. A directory replaced
+    /// since it was opened (same path, another inode) is opened afresh.
+    pub fn shared(root: impl AsRef<Path>) -> io::Result<Arc<LocalFs>> {
+        use std::collections::HashMap;
+        use std::sync::{LazyLock, Mutex, PoisonError, Weak};
+        static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<LocalFs>>>> = LazyLock::new(Default::default);
+        let path = root.as_ref();
+        let now = std::fs::metadata(path)?;
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(fs) = open.get(path).and_then(Weak::upgrade) {
+            use cap_std::fs::MetadataExt as _;
+            use std::os::unix::fs::MetadataExt as _;
+            let held = fs.root.dir_metadata()?;
+            if (held.dev(), held.ino()) == (now.dev(), now.ino()) {
+                return Ok(fs);
+            }
+        }
+        let fs = Arc::new(LocalFs::open(path)?);
+        open.retain(|_, held| held.strong_count() > 0);
+        open.insert(path.to_path_buf(), Arc::downgrade(&fs));
+        Ok(fs)
+    }
+
     /// The directory this backend serves.
     pub fn root_path(&self) -> &Path {
         &self.root_path
@@ -316,5 +341,31 @@ impl Drop for LocalUpload {
             // A single unlink; cheap enough to do in place even on a runtime thread.
             let _ = self.root.remove_file(temp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+    use super::LocalFs;
+    use std::sync::Arc;
+
+    #[test]
+    fn shared_handles_are_one_per_directory_while_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let served = dir.path().join("served");
+        std::fs::create_dir(&served).unwrap();
+        let a = LocalFs::shared(&served).unwrap();
+        let b = LocalFs::shared(&served).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "one descriptor for both sessions");
+        // Replaced under the same name: the new directory is opened.
+        std::fs::rename(&served, dir.path().join("old")).unwrap();
+        std::fs::create_dir(&served).unwrap();
+        let c = LocalFs::shared(&served).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        // Gone: an error, not the stale handle.
+        drop((a, b, c));
+        std::fs::remove_dir(&served).unwrap();
+        assert!(LocalFs::shared(&served).is_err());
     }
 }

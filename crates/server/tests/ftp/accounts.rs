@@ -642,3 +642,35 @@ tls = "optional"
     c.expect("USER strict", 530);
     c.login("legacy", PW);
 }
+
+/// A folder that vanished is the server's problem, not a failed login: the
+/// right password gets a clear 530 each time, never a delay or a ban, and
+/// logs in once the folder is back.
+#[test]
+fn a_missing_folder_is_no_failed_login() {
+    let toml = format!(
+        r#"
+[login]
+failure_delay = "5s"
+ban_after = 2
+
+[users.u]
+password = "{PW_HASH}"
+home = "{{root}}/home"
+"#
+    );
+    let server = TestServer::from_toml(&toml, &["home"]);
+    std::fs::remove_dir(server.path("home")).unwrap();
+    let mut c = server.raw();
+    for _ in 0..4 {
+        c.expect("USER u", 331);
+        let start = std::time::Instant::now();
+        let r = c.cmd(&format!("PASS {PW}"));
+        assert_eq!(r.code, 530, "{r:?}");
+        assert!(r.text().contains("folders are unavailable"), "{r:?}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "no failure delay");
+    }
+    std::fs::create_dir(server.path("home")).unwrap();
+    c.login("u", PW);
+    assert!(server.handle().bans().is_empty());
+}
