@@ -175,8 +175,10 @@ wait_ready() {
         fi
         sleep 0.1
     done
-    log "$1 did not start; its log:"
+    log "$1 did not start on port $port; its log and the port's users:"
     cat "$work/$1"*.log >&2 || true
+    ss -tanp "sport = :$port" >&2 || true
+    ps -o pid,stat,cmd -p "$pid" >&2 || true
     return 1
 }
 
@@ -240,10 +242,15 @@ for round in $(seq "$rounds"); do
     r[limit,stor]+="$("$client" - - - plain raw-receive "$work/raw.bin" $((big_mib << 20)) | mbps) "
     rm -f "$work/raw.bin"
     for s in $servers; do
-        port=$((20000 + RANDOM % 20000))
+        # Below the local port range, so no client connection holds it.
+        port=$((5000 + RANDOM % 4900))
         user=anonymous pass=bench@
         "start_$s"
-        wait_ready "$s"
+        if ! wait_ready "$s"; then
+            log "$s is left out of round $round"
+            stop_server "$s"
+            continue
+        fi
         log "round $round: $s (port $port)"
         r[$s,retr]+="$(w_retr) "
         r[$s,stor]+="$(w_stor "$s" "$round") "
@@ -284,15 +291,16 @@ best() { # the best peer's median for a workload (highest; lowest for memory)
         v=$(med "$s,$w"); [ "$v" = - ] || echo "$v"
     done | sort $order | head -1
 }
+num() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { if (v == "-" || v == "") print "-"; else printf "%.*f", (d == 1 ? 0 : 1), v / d }'; }
 for s in $servers; do
-    printf '| %-10s | %12.0f | %12.0f | %16.0f | %14.0f |' "$s" "$(med "$s,retr")" "$(med "$s,stor")" \
-        "$(med "$s,files")" "$(med "$s,logins")"
+    printf '| %-10s | %12s | %12s | %16s | %14s |' "$s" "$(num "$(med "$s,retr")")" "$(num "$(med "$s,stor")")" \
+        "$(num "$(med "$s,files")")" "$(num "$(med "$s,logins")")"
     for n in $sessions; do
-        printf ' %9s / %6.1f |' "${r[$s,s${n}_fail]:-0}" "$(awk -v k="$(med "$s,s$n")" 'BEGIN { print k / 1024 }')"
+        printf ' %9s / %6s |' "${r[$s,s${n}_fail]:-0}" "$(num "$(med "$s,s$n")" 1024)"
     done
     echo
 done
-printf '| %-10s | %12.0f | %12.0f | %16s | %14s |\n' "raw TCP" "$(med limit,retr)" "$(med limit,stor)" - -
+printf '| %-10s | %12s | %12s | %16s | %14s |\n' "raw TCP" "$(num "$(med limit,retr)")" "$(num "$(med limit,stor)")" - -
 echo
 if [[ " $servers " == *" ferroftp "* ]]; then
     echo "ferroftp as a ratio to the best peer (and to the machine's limit):"
