@@ -49,9 +49,9 @@ pub type DirStream = mpsc::Receiver<Result<DirEntry, StorageError>>;
 
 /// A file opened for reading.
 pub enum ReadStream {
-    /// A local file, read from `offset` on. Transfers read it with positional
-    /// reads on the blocking pool, one chunk ahead of the network (and later,
-    /// with sendfile).
+    /// A local file, read from `offset` on. Binary downloads over plain TCP
+    /// send it with sendfile; the others (TLS, TYPE A) read it with positional
+    /// reads on the blocking pool, one chunk ahead of the network.
     File { file: std::sync::Arc<std::fs::File>, offset: u64 },
     /// Any other source (object storage, generated content).
     Stream(Box<dyn AsyncRead + Send + Unpin>),
