@@ -229,26 +229,30 @@ impl Server {
     }
 
     /// Accepts sessions until shutdown, then waits for them to close.
+    ///
+    /// Each listener's task starts the sessions it accepts itself, on the
+    /// worker thread that accepted them: handing connections to one loop over a
+    /// channel cost two thread wake-ups per connection (perf: the futex calls
+    /// of a login benchmark were mostly that hand-over).
     pub async fn run(self) {
         let tracker = TaskTracker::new();
-        let mut next_id = 0u64;
-        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let next_id = Arc::new(std::sync::atomic::AtomicU64::new(0));
         for (listener, implicit) in self.listeners {
-            let tx = tx.clone();
-            let shutdown = self.shared.shutdown.clone();
+            let shared = Arc::clone(&self.shared);
+            let sessions = tracker.clone();
+            let next_id = Arc::clone(&next_id);
             tracker.spawn(async move {
                 let mut reserve = Reserve::new();
                 let mut warned: Option<tokio::time::Instant> = None;
                 loop {
                     let accepted = tokio::select! {
-                        _ = shutdown.cancelled() => return,
+                        _ = shared.shutdown.cancelled() => return,
                         a = listener.accept() => a,
                     };
                     match accepted {
                         Ok((stream, _)) => {
-                            if tx.send((stream, implicit)).await.is_err() {
-                                return;
-                            }
+                            let id = next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            sessions.spawn(session::run(shared.current(), stream, id, implicit));
                         }
                         Err(e) if is_exhaustion(&e) => {
                             if warned.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
@@ -266,15 +270,7 @@ impl Server {
                 }
             });
         }
-        drop(tx);
-        loop {
-            let (stream, implicit) = tokio::select! {
-                _ = self.shared.shutdown.cancelled() => break,
-                s = rx.recv() => match s { Some(s) => s, None => break },
-            };
-            next_id += 1;
-            tracker.spawn(session::run(self.shared.current(), stream, next_id, implicit));
-        }
+        self.shared.shutdown.cancelled().await;
         info!("shutting down: no new sessions; waiting for open sessions to close");
         tracker.close();
         tracker.wait().await;

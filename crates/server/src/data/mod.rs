@@ -9,7 +9,7 @@ mod zero_copy;
 
 pub(crate) use listing::{EntryFilter, ListFormat, is_glob, to_entry};
 pub(crate) use public_address::{PublicAddress, is_local_network};
-pub(crate) use transfer::{DataEvent, Job, TransferHandle, TransferParams, spawn_transfer};
+pub(crate) use transfer::{DataEvent, Job, TransferError, TransferHandle, TransferParams, spawn_transfer};
 
 use rand::Rng;
 use std::io;

@@ -208,17 +208,24 @@ impl ControlWriter {
         matches!(self.side, Some(WriteSide::Tls(_)))
     }
 
+    /// Writes `reply`, after any held ones, in one write.
     pub(crate) async fn send(&mut self, reply: &Reply) -> io::Result<()> {
-        tracing::debug!(reply = %reply.to_string().trim_end(), "->");
-        self.buf.clear();
-        reply.write_wire(&mut self.buf);
+        self.hold(reply);
         let side = self.side.as_mut().ok_or_else(closed)?;
-        side.write_all(&self.buf).await?;
+        let written = side.write_all(&self.buf).await;
+        self.buf.clear();
+        written?;
         side.flush().await?;
         if self.buf.capacity() > 64 * 1024 {
             self.buf = Vec::with_capacity(256);
         }
         Ok(())
+    }
+
+    /// Queues `reply` to go out with the next [`send`](Self::send).
+    pub(crate) fn hold(&mut self, reply: &Reply) {
+        tracing::debug!(reply = %reply.to_string().trim_end(), "->");
+        reply.write_wire(&mut self.buf);
     }
 
     /// Writes already-framed bytes (the body of a streamed multi-line reply).

@@ -15,7 +15,8 @@ use crate::auth::{Account, Authenticator, Right};
 use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
 use crate::data::{
-    DataEvent, DataSetup, DataTls, Job, PublicAddress, TransferHandle, TransferParams, bind_passive, spawn_transfer,
+    DataEvent, DataSetup, DataTls, Job, PublicAddress, TransferError, TransferHandle, TransferParams, bind_passive,
+    spawn_transfer,
 };
 use crate::error::{CommandError, StorageError, StorageErrorKind};
 use crate::limits::{
@@ -29,6 +30,7 @@ use ferroftp_proto::{Command, LineError, Reply, ReplyCode};
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -513,43 +515,55 @@ impl Session {
         match event {
             Some(DataEvent::Opened) => {
                 let r = Reply::new(ReplyCode::FILE_STATUS_OK, t.opened.clone());
-                self.send(&r).await
-            }
-            Some(DataEvent::Done(result)) => {
-                let Some(t) = self.transfer.take() else {
-                    return Ok(());
-                };
-                let secs = t.started.elapsed().as_secs_f64();
-                let reply = match &result {
-                    Ok(bytes) => {
-                        info!(
-                            user = self.user_name(),
-                            peer = %self.peer,
-                            command = t.verb,
-                            path = %t.path,
-                            bytes,
-                            seconds = format!("{secs:.3}"),
-                            rate = format!("{:.1} MB/s", *bytes as f64 / secs.max(1e-6) / 1e6),
-                            "transfer complete"
-                        );
-                        Reply::new(ReplyCode::CLOSING_DATA, t.done.replace("{bytes}", &bytes.to_string()))
+                // A small transfer is often over by the time the session gets
+                // to announce it: then 150 and 226 leave in one segment, which
+                // saves a send and the client a wake-up per file.
+                match t.handle.events.try_recv() {
+                    Ok(DataEvent::Done(result)) => {
+                        self.writer.hold(&r);
+                        self.finish_transfer(result).await
                     }
-                    Err(e) => {
-                        info!(user = self.user_name(), peer = %self.peer, command = t.verb, path = %t.path, error = %e, "transfer failed");
-                        e.to_reply()
-                    }
-                };
-                self.send(&reply).await?;
-                if t.abort_requested {
-                    self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful.")).await?;
+                    _ => self.send(&r).await,
                 }
-                Ok(())
             }
+            Some(DataEvent::Done(result)) => self.finish_transfer(result).await,
             None => {
                 self.transfer = None;
                 self.send(&Reply::new(ReplyCode::LOCAL_ERROR, "Transfer ended unexpectedly.")).await
             }
         }
+    }
+
+    /// Logs the end of the running transfer and replies 226 or the error.
+    async fn finish_transfer(&mut self, result: Result<u64, TransferError>) -> io::Result<()> {
+        let Some(t) = self.transfer.take() else {
+            return Ok(());
+        };
+        let secs = t.started.elapsed().as_secs_f64();
+        let reply = match &result {
+            Ok(bytes) => {
+                info!(
+                    user = self.user_name(),
+                    peer = %self.peer,
+                    command = t.verb,
+                    path = %t.path,
+                    bytes,
+                    seconds = format!("{secs:.3}"),
+                    rate = format!("{:.1} MB/s", *bytes as f64 / secs.max(1e-6) / 1e6),
+                    "transfer complete"
+                );
+                Reply::new(ReplyCode::CLOSING_DATA, t.done.replace("{bytes}", &bytes.to_string()))
+            }
+            Err(e) => {
+                info!(user = self.user_name(), peer = %self.peer, command = t.verb, path = %t.path, error = %e, "transfer failed");
+                e.to_reply()
+            }
+        };
+        if t.abort_requested {
+            self.writer.hold(&reply);
+            return self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful.")).await;
+        }
+        self.send(&reply).await
     }
 }
 
@@ -557,13 +571,6 @@ impl Session {
 fn name_refused(name: &str, problem: NameProblem) -> CommandError {
     let shown: String = name.chars().take(64).flat_map(char::escape_debug).collect();
     CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, format!("File name not allowed: {problem} (\"{shown}\")."))
-}
-
-async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn next_event(t: &mut Option<Running>) -> Option<DataEvent> {
@@ -693,42 +700,96 @@ async fn upgrade_if_requested(s: &mut Session, reader: &mut ControlReader) -> io
     Ok(())
 }
 
+/// The session's deadlines, watched by one timer.
+///
+/// Arming a tokio timer earlier than the runtime's next wake-up wakes the
+/// thread parked on the I/O driver (a write to its eventfd, and a trip through
+/// the scheduler on the other core). A timer per deadline, created afresh at
+/// every command, cost one such wake-up per command; perf showed it as most of
+/// the eventfd writes of a session fetching small files. One timer, moved
+/// earlier only when a deadline needs it and otherwise re-armed when it fires,
+/// makes that about once per data timeout.
+struct Deadlines {
+    idle: tokio::time::Instant,
+    login: tokio::time::Instant,
+    shutdown: Option<tokio::time::Instant>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    armed: tokio::time::Instant,
+}
+
+impl Deadlines {
+    fn new(s: &Session) -> Self {
+        let now = tokio::time::Instant::now();
+        let idle = now + s.ctx.config.idle_timeout;
+        Deadlines {
+            idle,
+            login: now + s.ctx.config.login_timeout,
+            shutdown: None,
+            timer: Box::pin(tokio::time::sleep_until(idle)),
+            armed: idle,
+        }
+    }
+
+    /// The earliest deadline that applies in the session's state.
+    fn next(&self, s: &Session) -> tokio::time::Instant {
+        let idle = s.transfer.is_none().then_some(self.idle);
+        let login = (!matches!(s.login, Login::LoggedIn(_))).then_some(self.login);
+        let passive = s.passive_deadline.filter(|_| s.transfer.is_none());
+        // Once the grace period is over the transfer has been aborted; the
+        // session ends when it reports back.
+        let now = tokio::time::Instant::now();
+        let shutdown = self.shutdown.filter(|d| *d > now);
+        // With nothing due (a transfer runs), the timer still fires now and
+        // then, to look again.
+        [idle, login, passive, shutdown].into_iter().flatten().min().unwrap_or_else(|| now + s.ctx.config.idle_timeout)
+    }
+
+    /// Moves the timer earlier if a deadline needs it.
+    fn arm(&mut self, s: &Session) {
+        let wanted = self.next(s);
+        if wanted < self.armed {
+            self.timer.as_mut().reset(wanted);
+            self.armed = wanted;
+        }
+    }
+
+    /// After the timer fired: arms it for the next deadline.
+    fn rearm(&mut self, s: &Session) {
+        let wanted = self.next(s);
+        self.timer.as_mut().reset(wanted);
+        self.armed = wanted;
+    }
+}
+
 async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &CancellationToken) -> io::Result<()> {
     let banner = Reply::multi(ReplyCode::READY, s.ctx.config.banner.lines().map(str::to_string).collect());
     s.send(&banner).await?;
-    let mut idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
-    let login_deadline = tokio::time::Instant::now() + s.ctx.config.login_timeout;
-    let mut shutdown_deadline: Option<tokio::time::Instant> = None;
+    let mut due = Deadlines::new(s);
     loop {
         if s.closing {
             return Ok(());
         }
         if s.transfer.is_none() {
-            if shutdown_deadline.is_some() {
+            if due.shutdown.is_some() {
                 s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, "Server shutting down.")).await?;
                 return Ok(());
             }
             if let Some(line) = s.queued.pop_front() {
                 s.handle_line(line).await?;
                 upgrade_if_requested(s, reader).await?;
-                idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
+                due.idle = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
                 continue;
             }
         }
-        let grace_end = shutdown_deadline.unwrap_or_else(|| tokio::time::Instant::now() + s.ctx.config.idle_timeout);
+        due.arm(s);
         tokio::select! {
-            _ = shutdown.cancelled(), if shutdown_deadline.is_none() => {
+            _ = shutdown.cancelled(), if due.shutdown.is_none() => {
                 // Idle sessions are told at once; a running transfer gets the grace period.
-                shutdown_deadline = Some(tokio::time::Instant::now() + s.ctx.config.shutdown_grace);
-            }
-            _ = tokio::time::sleep_until(grace_end), if shutdown_deadline.is_some() => {
-                if let Some(t) = &mut s.transfer {
-                    t.handle.abort();
-                }
+                due.shutdown = Some(tokio::time::Instant::now() + s.ctx.config.shutdown_grace);
             }
             event = next_event(&mut s.transfer) => {
                 s.on_data_event(event).await?;
-                idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
+                due.idle = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
             }
             line = reader.next_line() => {
                 let Some(line) = line? else {
@@ -740,27 +801,37 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
                     s.handle_line(line).await?;
                     upgrade_if_requested(s, reader).await?;
                 }
-                idle_deadline = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
+                due.idle = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
             }
-            _ = tokio::time::sleep_until(login_deadline), if !matches!(s.login, Login::LoggedIn(_)) => {
-                // However slowly the client trickles bytes, this ends the session (slowloris).
-                let secs = s.ctx.config.login_timeout.as_secs();
-                info!("login timeout");
-                s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, format!("Login timeout: not logged in within {secs} seconds; closing."))).await?;
-                return Ok(());
-            }
-            _ = sleep_until_some(s.passive_deadline), if s.transfer.is_none() => {
-                s.passive_deadline = None;
-                if matches!(s.data, Some(DataSetup::Passive(_))) {
-                    debug!("passive listener closed: no transfer command within the data timeout");
-                    s.data = None;
-                    s.passive_expired = true;
+            () = &mut due.timer => {
+                let now = tokio::time::Instant::now();
+                if due.shutdown.is_some_and(|d| d <= now) {
+                    // The grace period is over.
+                    if let Some(t) = &mut s.transfer {
+                        t.handle.abort();
+                    }
                 }
-            }
-            _ = tokio::time::sleep_until(idle_deadline), if s.transfer.is_none() => {
-                let secs = s.ctx.config.idle_timeout.as_secs();
-                s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, format!("Timeout: no command for {secs} seconds; closing."))).await?;
-                return Ok(());
+                if !matches!(s.login, Login::LoggedIn(_)) && due.login <= now {
+                    // However slowly the client trickles bytes, this ends the session (slowloris).
+                    let secs = s.ctx.config.login_timeout.as_secs();
+                    info!("login timeout");
+                    s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, format!("Login timeout: not logged in within {secs} seconds; closing."))).await?;
+                    return Ok(());
+                }
+                if s.transfer.is_none() && s.passive_deadline.is_some_and(|d| d <= now) {
+                    s.passive_deadline = None;
+                    if matches!(s.data, Some(DataSetup::Passive(_))) {
+                        debug!("passive listener closed: no transfer command within the data timeout");
+                        s.data = None;
+                        s.passive_expired = true;
+                    }
+                }
+                if s.transfer.is_none() && due.idle <= now {
+                    let secs = s.ctx.config.idle_timeout.as_secs();
+                    s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, format!("Timeout: no command for {secs} seconds; closing."))).await?;
+                    return Ok(());
+                }
+                due.rearm(s);
             }
         }
     }
