@@ -11,6 +11,8 @@ pub enum StorageErrorKind {
     AlreadyExists,
     NotADirectory,
     IsADirectory,
+    /// A FIFO, socket or device where a plain file is needed.
+    NotAFile,
     DirectoryNotEmpty,
     /// The name cannot be used (reply 553, RFC 959 "File name not allowed").
     InvalidName,
@@ -38,6 +40,7 @@ impl StorageErrorKind {
             | StorageErrorKind::AlreadyExists
             | StorageErrorKind::NotADirectory
             | StorageErrorKind::IsADirectory
+            | StorageErrorKind::NotAFile
             | StorageErrorKind::DirectoryNotEmpty
             | StorageErrorKind::MountPoint
             | StorageErrorKind::CrossFolder => ReplyCode::FILE_UNAVAILABLE,
@@ -56,6 +59,7 @@ impl StorageErrorKind {
             StorageErrorKind::AlreadyExists => "File exists",
             StorageErrorKind::NotADirectory => "Not a directory",
             StorageErrorKind::IsADirectory => "Is a directory",
+            StorageErrorKind::NotAFile => "Not a plain file",
             StorageErrorKind::DirectoryNotEmpty => "Directory not empty",
             StorageErrorKind::InvalidName => "File name not allowed",
             StorageErrorKind::InsufficientSpace => "Insufficient storage space",

@@ -31,7 +31,7 @@ async fn directory_message(s: &Session, dir: &VirtualPath) -> Vec<String> {
     if !storage.metadata(&path).await.is_ok_and(|m| m.kind == FileKind::File) {
         return Vec::new();
     }
-    let Ok(mut reader) = storage.read(&path, 0).await else { return Vec::new() };
+    let Ok((mut reader, _)) = storage.read(&path, 0).await else { return Vec::new() };
     let (buf, n) = reader.read_chunk(Vec::new(), MESSAGE_MAX).await;
     let Ok(n) = n else { return Vec::new() };
     String::from_utf8_lossy(&buf[..n]).lines().map(str::to_string).collect()

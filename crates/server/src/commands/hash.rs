@@ -27,7 +27,7 @@ async fn digest(s: &mut Session, arg: Option<String>) -> Result<(String, u64, St
     let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     s.require(Right::Read, &path)?;
     let meta = s.file_metadata(&path).await?;
-    let mut reader = s.storage()?.read(&path, 0).await?;
+    let (mut reader, _) = s.storage()?.read(&path, 0).await?;
     let mut hasher = Sha256::new();
     let mut buf = Vec::with_capacity(CHUNK);
     loop {

@@ -10,12 +10,12 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     s.require(Right::Read, &path)?;
     let storage = s.storage()?;
-    let meta = s.file_metadata(&path).await?;
     let offset = s.rest.take().unwrap_or(0);
+    // One open gives the file and its size: no separate stat per download.
+    let (reader, meta) = storage.read(&path, offset).await?;
     if offset > meta.size {
         return Err(CommandError::Storage(StorageError::new(StorageErrorKind::InvalidOffset, path.to_string())));
     }
-    let reader = storage.read(&path, offset).await?;
     let ascii = s.transfer_type == TransferType::Ascii;
     let opened = format!("Opening {} mode data connection for {path} ({} bytes).", mode_label(s), meta.size - offset);
     s.start_transfer(

@@ -23,7 +23,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             ));
         }
         TransferType::Ascii => {
-            let mut reader = storage.read(&path, 0).await?;
+            let (mut reader, _) = storage.read(&path, 0).await?;
             let mut buf = Vec::new();
             let mut total = 0;
             loop {

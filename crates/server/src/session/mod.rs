@@ -201,10 +201,12 @@ impl Session {
     /// Metadata of a path that must be a plain file (RETR, SIZE, MDTM).
     pub(crate) async fn file_metadata(&self, path: &VirtualPath) -> Result<Metadata, CommandError> {
         let meta = self.storage()?.metadata(path).await?;
-        if meta.kind != FileKind::File {
-            return Err(CommandError::Storage(StorageError::new(StorageErrorKind::IsADirectory, path.to_string())));
-        }
-        Ok(meta)
+        let refused = match meta.kind {
+            FileKind::File => return Ok(meta),
+            FileKind::Dir => StorageErrorKind::IsADirectory,
+            _ => StorageErrorKind::NotAFile,
+        };
+        Err(CommandError::Storage(StorageError::new(refused, path.to_string())))
     }
 
     /// Opens a passive data listener on `ip` (replacing any prepared data

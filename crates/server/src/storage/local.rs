@@ -10,7 +10,7 @@
 use super::{DirEntry, DirStream, Metadata, ReadStream, Storage, Upload, VirtualPath, WriteMode};
 use crate::error::{StorageError, StorageErrorKind};
 use async_trait::async_trait;
-use cap_std::fs::{Dir, MetadataExt, OpenOptions, PermissionsExt};
+use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt, PermissionsExt};
 use ferroftp_proto::listing::FileKind;
 use std::io::{self, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -187,15 +187,22 @@ impl Storage for LocalFs {
         Ok(rx)
     }
 
-    async fn read(&self, path: &VirtualPath, offset: u64) -> Result<ReadStream, StorageError> {
-        let file = self.in_place(path, |d, p| {
-            let f = d.open(p)?;
-            if f.metadata()?.is_dir() {
-                return Err(io::Error::from(io::ErrorKind::IsADirectory));
-            }
-            Ok(f.into_std())
+    async fn read(&self, path: &VirtualPath, offset: u64) -> Result<(ReadStream, Metadata), StorageError> {
+        let (file, metadata) = self.in_place(path, |d, p| {
+            // O_NONBLOCK: opening a FIFO for reading would otherwise wait for
+            // a writer, here on a runtime thread. Anything but a plain file is
+            // refused below; regular files ignore the flag.
+            let nonblock = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+            let f = d.open_with(p, OpenOptions::new().read(true).custom_flags(nonblock))?;
+            let m = f.metadata()?;
+            Ok((f.into_std(), convert(&m, None)))
         })?;
-        Ok(ReadStream::File { file: Arc::new(file), offset })
+        match metadata.kind {
+            FileKind::File => {}
+            FileKind::Dir => return Err(StorageError::new(StorageErrorKind::IsADirectory, path.to_string())),
+            _ => return Err(StorageError::new(StorageErrorKind::NotAFile, path.to_string())),
+        }
+        Ok((ReadStream::File { file: Arc::new(file), offset }, metadata))
     }
 
     async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError> {

@@ -146,8 +146,10 @@ pub trait Storage: Send + Sync + 'static {
     async fn symlink_metadata(&self, path: &VirtualPath) -> Result<Metadata, StorageError>;
     /// Lists a directory, streaming entries as they are read.
     async fn list(&self, path: &VirtualPath) -> Result<DirStream, StorageError>;
-    /// Opens a file for reading from `offset`.
-    async fn read(&self, path: &VirtualPath, offset: u64) -> Result<ReadStream, StorageError>;
+    /// Opens a plain file for reading from `offset`, with its metadata (of the
+    /// file opened, so the size agrees with what will be read). Anything but a
+    /// plain file is refused; the offset is not checked against the size.
+    async fn read(&self, path: &VirtualPath, offset: u64) -> Result<(ReadStream, Metadata), StorageError>;
     /// Opens a file for writing.
     async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError>;
     async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;

@@ -199,7 +199,7 @@ impl Storage for MountedFs {
         Ok(rx)
     }
 
-    async fn read(&self, path: &VirtualPath, offset: u64) -> Result<ReadStream, StorageError> {
+    async fn read(&self, path: &VirtualPath, offset: u64) -> Result<(ReadStream, Metadata), StorageError> {
         let (storage, inner) = self.backend(path)?;
         storage.read(&inner, offset).await.map_err(|e| renamed(e, path))
     }

@@ -136,6 +136,28 @@ fn restart_beyond_end_is_554() {
     assert_eq!((bytes.as_slice(), done.code), (&b"short"[..], 226));
 }
 
+/// Files are opened on the runtime thread, so a FIFO in the tree must not
+/// block that open (waiting for a writer that never comes): RETR and SIZE
+/// refuse it at once with 550, and the session and server go on.
+#[test]
+fn a_fifo_is_refused_at_once() {
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    let srv = TestServer::start();
+    srv.write("file.txt", b"plain");
+    mknodat(CWD, srv.path("pipe"), FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
+    let mut c = srv.raw_alice();
+    let _data = c.epsv();
+    let r = c.expect("RETR pipe", 550);
+    assert!(r.text().contains("Not a plain file"), "{}", r.text());
+    c.expect("SIZE pipe", 550);
+    c.expect("MDTM pipe", 550);
+    let (_, bytes, done) = c.data_cmd("RETR file.txt");
+    assert_eq!((bytes.as_slice(), done.code), (&b"plain"[..], 226));
+    // Another session is served too.
+    let mut other = srv.raw_alice();
+    other.expect("SIZE file.txt", 213);
+}
+
 /// Binary downloads of local files over plain TCP go out with sendfile: every
 /// REST offset (odd ones, the last byte, the very end) sends exactly the rest,
 /// and a client reading in small pieces, so that the socket fills and the
