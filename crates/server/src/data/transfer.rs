@@ -268,6 +268,8 @@ async fn run_job(
             Ok(total)
         }
         Job::Receive { mut upload, ascii, mut quota } => {
+            // Two buffers take turns: the network fills one while storage
+            // writes the other.
             let mut buf = vec![0u8; RECEIVE_CHUNK.min(throttle.chunk())];
             let mut decoded = Vec::new();
             let mut decoder = ascii::Decoder::new();
@@ -300,17 +302,21 @@ async fn run_job(
                 }
                 total += n as u64;
                 progress.store(total, Ordering::Relaxed);
-                let data = if ascii {
+                if ascii {
+                    // TYPE A decodes into a buffer of its own, handed over likewise.
                     decoded.clear();
                     decoder.decode(&buf[..n], &mut decoded);
-                    &decoded[..]
+                    if let Some(q) = &mut quota {
+                        q.charge(decoded.len() as u64).map_err(TransferError::Quota)?;
+                    }
+                    let len = decoded.len();
+                    decoded = upload.write(std::mem::take(&mut decoded), len).await.map_err(disk_error)?;
                 } else {
-                    &buf[..n]
-                };
-                if let Some(q) = &mut quota {
-                    q.charge(data.len() as u64).map_err(TransferError::Quota)?;
+                    if let Some(q) = &mut quota {
+                        q.charge(n as u64).map_err(TransferError::Quota)?;
+                    }
+                    buf = upload.write(buf, n).await.map_err(disk_error)?;
                 }
-                upload.write_all(data).await.map_err(disk_error)?;
             }
             if ascii {
                 decoded.clear();
@@ -318,7 +324,8 @@ async fn run_job(
                 if let Some(q) = &mut quota {
                     q.charge(decoded.len() as u64).map_err(TransferError::Quota)?;
                 }
-                upload.write_all(&decoded).await.map_err(disk_error)?;
+                let len = decoded.len();
+                upload.write(decoded, len).await.map_err(disk_error)?;
             }
             upload.commit().await.map_err(TransferError::Storage)?;
             if let Some(q) = quota {

@@ -12,12 +12,9 @@ use crate::error::{StorageError, StorageErrorKind};
 use async_trait::async_trait;
 use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt, PermissionsExt};
 use ferroftp_proto::listing::FileKind;
-use std::io::{self, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncSeekExt, AsyncWrite};
 use tokio::sync::mpsc;
 
 /// Names of uploads in progress start with this; they are hidden from listings.
@@ -241,6 +238,7 @@ impl Storage for LocalFs {
                         return Err(io::Error::new(io::ErrorKind::InvalidData, "offset beyond end"));
                     }
                     f.set_len(offset)?;
+                    (&f).seek(SeekFrom::Start(offset))?;
                 }
                 Ok(f)
             })
@@ -251,11 +249,14 @@ impl Storage for LocalFs {
                 }
                 e
             })?;
-        let mut file = tokio::fs::File::from_std(file);
-        if let WriteMode::ResumeAt(offset) = mode {
-            file.seek(SeekFrom::Start(offset)).await.map_err(|e| StorageError::io(e, path.to_string()))?;
-        }
-        Ok(Box::new(LocalUpload { file, root: Arc::clone(&self.root), temp, target, shown: path.to_string() }))
+        Ok(Box::new(LocalUpload {
+            file: Some(file),
+            running: None,
+            root: Arc::clone(&self.root),
+            temp,
+            target,
+            shown: path.to_string(),
+        }))
     }
 
     async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError> {
@@ -301,9 +302,20 @@ impl Storage for LocalFs {
     }
 }
 
+/// What a chunk's write gives back: the file, the buffer, the outcome.
+type Written = (std::fs::File, Vec<u8>, io::Result<()>);
+
 /// An upload to the local filesystem.
+///
+/// Each chunk is written on the blocking pool from the buffer the transfer
+/// filled, while the transfer fills the other one: two buffers per upload,
+/// no copy between the socket and the page cache but the kernel's.
 struct LocalUpload {
-    file: tokio::fs::File,
+    /// The file, when no write is running.
+    file: Option<std::fs::File>,
+    /// The write running on the blocking pool: it gives the file and the
+    /// buffer back.
+    running: Option<tokio::task::JoinHandle<Written>>,
     root: Arc<Dir>,
     /// The hidden name written to, renamed to `target` on commit.
     temp: Option<PathBuf>,
@@ -311,23 +323,32 @@ struct LocalUpload {
     shown: String,
 }
 
-impl AsyncWrite for LocalUpload {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.file).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.file).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.file).poll_shutdown(cx)
+impl LocalUpload {
+    /// Waits for the running write; returns its buffer.
+    async fn settle(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let Some(running) = self.running.take() else { return Ok(None) };
+        let (file, buf, result) = running.await.map_err(io::Error::other)?;
+        self.file = Some(file);
+        result.map(|()| Some(buf))
     }
 }
 
 #[async_trait]
 impl Upload for LocalUpload {
+    async fn write(&mut self, buf: Vec<u8>, len: usize) -> io::Result<Vec<u8>> {
+        let spare = self.settle().await?;
+        let mut file = self.file.take().ok_or_else(|| io::Error::other("upload already failed"))?;
+        let size = buf.len();
+        self.running = Some(tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let result = file.write_all(&buf[..len.min(buf.len())]);
+            (file, buf, result)
+        }));
+        Ok(spare.unwrap_or_else(|| vec![0; size]))
+    }
+
     async fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
-        use tokio::io::AsyncWriteExt;
-        self.file.flush().await.map_err(|e| StorageError::io(e, self.shown.clone()))?;
+        self.settle().await.map_err(|e| StorageError::io(e, self.shown.clone()))?;
         let Some(temp) = self.temp.take() else {
             return Ok(());
         };
@@ -348,8 +369,10 @@ impl Upload for LocalUpload {
         }
     }
 
-    async fn abort(self: Box<Self>) {
-        // Dropping removes the temporary file.
+    async fn abort(mut self: Box<Self>) {
+        // A running write finishes first, so nothing lands after the
+        // temporary file is removed (on drop).
+        let _ = self.settle().await;
     }
 }
 

@@ -17,7 +17,7 @@ use crate::error::StorageError;
 use async_trait::async_trait;
 use ferroftp_proto::listing::FileKind;
 use std::time::SystemTime;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
 /// What a backend knows about one file.
@@ -125,10 +125,16 @@ pub enum WriteMode {
     ResumeAt(u64),
 }
 
-/// A file being written. Bytes go through `AsyncWrite`; the upload becomes
-/// visible under its name only by [`commit`](Upload::commit).
+/// A file being written, in chunks handed over with their buffers; the
+/// upload becomes visible under its name only by [`commit`](Upload::commit).
 #[async_trait]
-pub trait Upload: AsyncWrite + Send + Unpin {
+pub trait Upload: Send {
+    /// Appends `buf[..len]` to what was written before and gives back a buffer
+    /// of the same size for the next chunk. The write may still be running
+    /// when this returns (the local backend writes one chunk while the next
+    /// arrives, without copying it); an error then comes from a later call or
+    /// from `commit`.
+    async fn write(&mut self, buf: Vec<u8>, len: usize) -> std::io::Result<Vec<u8>>;
     /// Makes the upload final (for `Replace`/`CreateNew`, renames it into place).
     async fn commit(self: Box<Self>) -> Result<(), StorageError>;
     /// Discards the upload: a `Replace`/`CreateNew` upload disappears; an in-place

@@ -256,6 +256,61 @@ fn stat_and_noop_answered_during_transfer_and_quit_waits() {
     assert!(c.try_reply().is_none());
 }
 
+/// Uploads are written a chunk at a time (1 MiB), each while the next
+/// arrives: resumed, appended and TYPE A uploads of several chunks and odd
+/// sizes land whole and in order.
+#[test]
+fn uploads_of_several_chunks_resume_append_and_convert() {
+    let srv = TestServer::start();
+    let data = content(3 * 1024 * 1024 + 13, 11);
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    // REST + STOR from an odd offset, the file longer than the offset.
+    srv.write("r.bin", &[&data[..1_000_003], b"stale tail"].concat());
+    let mut d = c.epsv();
+    c.expect("REST 1000003", 350);
+    c.expect("STOR r.bin", 150);
+    d.write_all(&data[1_000_003..]).unwrap();
+    drop(d);
+    assert_eq!(c.reply().code, 226);
+    assert_eq!(sha256(&srv.read("r.bin")), sha256(&data));
+    // APPE after a few bytes.
+    srv.write("a.bin", &data[..7]);
+    let (_, done) = c.upload("APPE a.bin", &data[7..]);
+    assert_eq!(done.code, 226);
+    assert_eq!(sha256(&srv.read("a.bin")), sha256(&data));
+    // A new file, then downloaded back from an odd offset.
+    let (_, done) = c.upload("STOR n.bin", &data);
+    assert_eq!(done.code, 226);
+    assert_eq!(sha256(&srv.read("n.bin")), sha256(&data));
+    let mut d = c.epsv();
+    c.expect("REST 2097153", 350);
+    c.expect("RETR n.bin", 150);
+    let mut bytes = Vec::new();
+    d.read_to_end(&mut bytes).unwrap();
+    assert_eq!((sha256(&bytes), c.reply().code), (sha256(&data[2_097_153..]), 226));
+    // TYPE A: CRLF becomes LF, also where a CR ends one chunk and its LF
+    // starts the next.
+    // The first line ends with its CR as the last byte of the first chunk.
+    let mut text = vec![b'x'; 1024 * 1024 - 1];
+    let mut expected = text.clone();
+    text.extend_from_slice(b"\r\n");
+    expected.push(b'\n');
+    for i in 0..300_000u32 {
+        let line = format!("line {i}");
+        text.extend_from_slice(line.as_bytes());
+        text.extend_from_slice(b"\r\n");
+        expected.extend_from_slice(line.as_bytes());
+        expected.push(b'\n');
+    }
+    assert_eq!(text.iter().position(|&b| b == b'\r'), Some(1024 * 1024 - 1));
+    assert!(text.len() > 3 * 1024 * 1024);
+    c.expect("TYPE A", 200);
+    let (_, done) = c.upload("STOR t.txt", &text);
+    assert_eq!(done.code, 226);
+    assert_eq!(sha256(&srv.read("t.txt")), sha256(&expected));
+}
+
 #[test]
 fn aborted_upload_leaves_no_file() {
     let srv = TestServer::start();
