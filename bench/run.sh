@@ -199,6 +199,8 @@ stop_server() {
 mbps() { awk '{ print $3 }'; }
 w_retr() { "$client" "127.0.0.1:$port" "$user" "$pass" plain retr pub/big.bin | mbps; }
 w_stor() {
+    # Each upload starts with no dirty pages left to write back from the one before.
+    sync
     "$client" "127.0.0.1:$port" "$user" "$pass" plain stor "pub/up-$1-$2.bin" $((big_mib << 20)) | mbps
     rm -f "$work/root/pub/up-$1-$2.bin"
 }
@@ -216,7 +218,9 @@ w_sessions() {
 # ~20,000; so each server starts once they have drained from the one before.
 settle() {
     local waited=0
-    while [ "$(ss -Htan state time-wait | wc -l)" -gt 4000 ] && [ "$waited" -lt 70 ]; do
+    # State 06 in /proc/net/tcp* is TIME_WAIT.
+    while [ "$(awk '$4 == "06"' /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l)" -gt 4000 ] &&
+        [ "$waited" -lt 70 ]; do
         sleep 1
         waited=$((waited + 1))
     done
@@ -252,6 +256,7 @@ declare -A r
 for round in $(seq "$rounds"); do
     log "round $round of $rounds: machine limit"
     r[limit,retr]+="$("$client" - - - plain raw-send "$work/root/pub/big.bin" | mbps) "
+    sync
     r[limit,stor]+="$("$client" - - - plain raw-receive "$work/raw.bin" $((big_mib << 20)) | mbps) "
     rm -f "$work/raw.bin"
     for s in $servers; do
