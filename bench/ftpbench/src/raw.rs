@@ -1,7 +1,8 @@
 //! The machine's limit: the same bytes over a raw TCP loopback connection,
 //! sent with sendfile from a file (what a download can reach) or received
-//! into a file (what an upload can reach), the other end reading or writing
-//! 1 MiB buffers like the benchmark client. Prints `bytes seconds MB/s`.
+//! into a file with reads and disk writes overlapping (what an upload can
+//! reach), the other end reading or writing 1 MiB buffers like the benchmark
+//! client. Prints `bytes seconds MB/s`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -62,16 +63,42 @@ pub fn receive(path: &str, bytes: u64) {
             sent += n as u64;
         }
     });
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = server.read(&mut buf).expect("read");
-        if n == 0 {
-            break;
-        }
-        file.write_all(&buf[..n]).expect("write file");
-        total += n as u64;
+    // Two buffers: one fills from the socket while a thread writes the other
+    // to the file, so reading and writing overlap as in a server that does so.
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(1);
+    let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+    for _ in 0..2 {
+        empty_tx.send(vec![0u8; 1 << 20]).expect("buffer");
     }
+    let disk = std::thread::spawn(move || {
+        for (buf, n) in full_rx {
+            file.write_all(&buf[..n]).expect("write file");
+            if empty_tx.send(buf).is_err() {
+                break;
+            }
+        }
+        file
+    });
+    let mut total = 0u64;
+    'receive: loop {
+        let mut buf = empty_rx.recv().expect("buffer back");
+        let mut n = 0;
+        while n < buf.len() {
+            let got = server.read(&mut buf[n..]).expect("read");
+            if got == 0 {
+                if n > 0 {
+                    full_tx.send((buf, n)).expect("to disk");
+                }
+                total += n as u64;
+                break 'receive;
+            }
+            n += got;
+        }
+        total += n as u64;
+        full_tx.send((buf, n)).expect("to disk");
+    }
+    drop(full_tx);
+    let file = disk.join().expect("disk writer");
     writer.join().expect("writer");
     drop(file);
     report(total, start);
