@@ -230,6 +230,52 @@ pub fn sessions(addr: SocketAddr, user: &str, pass: &str, n: usize, file: &str, 
     println!("{n} {secs:.3} {failures} {pss}");
 }
 
+/// `transfers N FILE`: N sessions log in (a few at a time), then all download
+/// FILE at the same moment, each over its own data connection. Prints
+/// `sessions seconds failures bytes` (seconds from the start of the
+/// downloads; bytes of the smallest download, which should be FILE's size).
+pub fn transfers(addr: SocketAddr, user: &str, pass: &str, n: usize, file: &str) {
+    let ready = Arc::new(Barrier::new(n + 1));
+    let opening = Arc::new(Gate::new(OPENING));
+    let mut threads = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (ready, opening) = (Arc::clone(&ready), Arc::clone(&opening));
+        let (user, pass, file) = (user.to_string(), pass.to_string(), file.to_string());
+        let spawned = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            let session = {
+                let _turn = opening.enter();
+                Session::login(addr, &user, &pass).and_then(|mut s| s.expect("TYPE I", 200).map(|_| s))
+            };
+            ready.wait();
+            let mut s = session.map_err(|e| format!("login: {e}"))?;
+            let bytes = s.data(&format!("RETR {file}"), &mut buf).map_err(|e| format!("RETR: {e}"))?;
+            s.quit();
+            Ok::<u64, String>(bytes)
+        });
+        threads.push(spawned.expect("spawn a session thread"));
+    }
+    ready.wait();
+    let start = Instant::now();
+    let mut why = std::collections::BTreeMap::<String, usize>::new();
+    let mut smallest = u64::MAX;
+    for t in threads {
+        match t.join().unwrap_or_else(|_| Err("thread panicked".into())) {
+            Ok(bytes) => smallest = smallest.min(bytes),
+            Err(e) => {
+                let kind: String = e.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
+                *why.entry(kind).or_default() += 1;
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let failures: usize = why.values().sum();
+    for (kind, count) in &why {
+        eprintln!("  {count} transfers failed: {kind}");
+    }
+    println!("{n} {secs:.3} {failures} {}", if smallest == u64::MAX { 0 } else { smallest });
+}
+
 /// Sessions connecting and logging in at the same moment. Servers listen
 /// with small backlogs (vsftpd 32, pyftpdlib 100); thousands of connections
 /// opened at once overflow them, and a connection whose handshake the server

@@ -10,6 +10,7 @@
 //!   ftpbench ADDR USER PASS plain files N PREFIX
 //!   ftpbench ADDR USER PASS plain logins N
 //!   ftpbench ADDR USER PASS plain sessions N FILE SERVER_PID
+//!   ftpbench ADDR USER PASS plain transfers N FILE
 //!   ftpbench - - - plain pss SERVER_PID     (its memory now, KiB)
 //!
 //! and the machine's limit, a raw TCP transfer of BYTES over loopback
@@ -165,6 +166,7 @@ fn main() {
             let pid = arg(8).parse().expect("SERVER_PID");
             return load::sessions(arg(1).parse().expect("ADDR"), arg(2), arg(3), number(6), arg(7), pid);
         }
+        "transfers" => return load::transfers(arg(1).parse().expect("ADDR"), arg(2), arg(3), number(6), arg(7)),
         "pss" => return println!("{}", load::pss_kib(arg(6).parse().expect("PID"))),
         "raw-send" => return raw::send(arg(6)),
         "raw-receive" => return raw::receive(arg(6), number(7) as u64),
