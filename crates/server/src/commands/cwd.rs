@@ -28,9 +28,7 @@ async fn directory_message(s: &Session, dir: &VirtualPath) -> Vec<String> {
     let Some(name) = &s.ctx.config.directory_message else { return Vec::new() };
     let Ok(storage) = s.storage() else { return Vec::new() };
     let path = dir.join(name);
-    if !storage.metadata(&path).await.is_ok_and(|m| m.kind == FileKind::File) {
-        return Vec::new();
-    }
+    // A missing message, a folder or a special file of that name: no message.
     let Ok((mut reader, _)) = storage.read(&path, 0).await else { return Vec::new() };
     let (buf, n) = reader.read_chunk(Vec::new(), MESSAGE_MAX).await;
     let Ok(n) = n else { return Vec::new() };
