@@ -241,6 +241,9 @@ impl Server {
             let shared = Arc::clone(&self.shared);
             let sessions = tracker.clone();
             let next_id = Arc::clone(&next_id);
+            // A listener on one address gives its sessions their local address
+            // (no getsockname per session); a wildcard one cannot.
+            let bound = listener.local_addr().ok().filter(|a| !a.ip().is_unspecified());
             tracker.spawn(async move {
                 let mut reserve = Reserve::new();
                 let mut warned: Option<tokio::time::Instant> = None;
@@ -250,9 +253,10 @@ impl Server {
                         a = listener.accept() => a,
                     };
                     match accepted {
-                        Ok((stream, _)) => {
+                        Ok((stream, peer)) => {
                             let id = next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                            sessions.spawn(session::run(shared.current(), stream, id, implicit));
+                            let addresses = session::Addresses { peer, local: bound };
+                            sessions.spawn(session::run(shared.current(), stream, addresses, id, implicit));
                         }
                         Err(e) if is_exhaustion(&e) => {
                             if warned.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {

@@ -24,6 +24,6 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             return Err(CommandError::reply(ReplyCode::PARAMETER_SYNTAX_ERROR, format!("Syntax error in EPSV: {e}.")));
         }
     }
-    let port = s.open_passive(local).await?;
+    let port = s.open_passive(local)?;
     Ok(Reply::new(ReplyCode::EXTENDED_PASSIVE, hostport::format_epsv_reply(port)).into())
 }

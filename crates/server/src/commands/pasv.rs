@@ -34,6 +34,6 @@ pub(crate) async fn run(s: &mut Session, _arg: Option<String>) -> HandlerResult 
         ));
     };
     let ip = advertised_ip(s, local).await?;
-    let port = s.open_passive(IpAddr::V4(local)).await?;
+    let port = s.open_passive(IpAddr::V4(local))?;
     Ok(Reply::new(ReplyCode::PASSIVE, hostport::format_pasv_reply(SocketAddrV4::new(ip, port))).into())
 }

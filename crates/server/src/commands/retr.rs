@@ -19,7 +19,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let ascii = s.transfer_type == TransferType::Ascii;
     let opened = format!("Opening {} mode data connection for {path} ({} bytes).", mode_label(s), meta.size - offset);
     s.start_transfer(
-        Job::Send { reader, ascii },
+        Job::Send { reader, ascii, size: meta.size, sent: 0 },
         "RETR",
         &path,
         opened,

@@ -26,12 +26,10 @@ pub(crate) fn session_status(s: &Session) -> Reply {
     lines.push(format!("     TYPE: {ty}; STRUcture: File; MODE: Stream"));
     lines.push(match &s.data {
         Some(crate::data::DataSetup::Passive(l)) => {
-            format!(
-                "     Data connection: passive, listening on port {}",
-                l.local_addr().map(|a| a.port()).unwrap_or(0)
-            )
+            format!("     Data connection: passive, listening on port {}", l.port())
         }
         Some(crate::data::DataSetup::Active(a)) => format!("     Data connection: active, to {a}"),
+        Some(crate::data::DataSetup::Open(_)) => "     Data connection: open".into(),
         None => "     Data connection: none".into(),
     });
     if s.tls_context().is_some() {

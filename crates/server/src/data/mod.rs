@@ -6,6 +6,8 @@ mod public_address;
 mod transfer;
 #[cfg(target_os = "linux")]
 mod zero_copy;
+#[cfg(target_os = "linux")]
+pub(crate) use zero_copy::{AtOnce, send_at_once};
 
 pub(crate) use listing::{EntryFilter, ListFormat, is_glob, to_entry};
 pub(crate) use public_address::{PublicAddress, is_local_network};
@@ -25,9 +27,12 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 #[derive(Debug)]
 pub(crate) enum DataSetup {
     /// `PASV`/`EPSV`: the client connects to this listener.
-    Passive(TcpListener),
+    Passive(PassiveListener),
     /// `PORT`/`EPRT`: the server connects to the client.
     Active(SocketAddr),
+    /// Already open: the session accepted it itself (see `quick`) and hands
+    /// the rest of the transfer to the transfer task.
+    Open(std::net::TcpStream),
 }
 
 impl DataSetup {
@@ -42,18 +47,8 @@ impl DataSetup {
         timeout: Duration,
     ) -> io::Result<TcpStream> {
         let stream = match self {
-            DataSetup::Passive(listener) => tokio::time::timeout(timeout, async {
-                loop {
-                    let (stream, from) = listener.accept().await?;
-                    let Some(peer) = peer else { return Ok::<_, io::Error>(stream) };
-                    if same_host(from.ip(), peer) {
-                        return Ok(stream);
-                    }
-                    tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
-                }
-            })
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no data connection within the timeout"))??,
+            DataSetup::Passive(listener) => listener.accept(peer, timeout).await?,
+            DataSetup::Open(stream) => TcpStream::from_std(stream)?,
             DataSetup::Active(addr) => {
                 let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
                 if local_ip.is_ipv4() == addr.is_ipv4() {
@@ -106,6 +101,73 @@ pub(crate) fn same_host(a: IpAddr, b: IpAddr) -> bool {
     a.to_canonical() == b.to_canonical()
 }
 
+/// A passive data listener (`PASV`/`EPSV`).
+///
+/// It is not registered with the runtime until a transfer has to wait for the
+/// client: a client connects as soon as it reads the 227/229 reply and sends
+/// its transfer command after, so by then the connection is usually queued and
+/// [`try_accept`](Self::try_accept) takes it with one `accept4`. A session
+/// fetching thousands of small files saves the registration and deregistration
+/// of a listener per file (two `epoll_ctl`), and `getsockname`: the port is
+/// the one chosen in [`bind_passive`].
+#[derive(Debug)]
+pub(crate) struct PassiveListener {
+    listener: std::net::TcpListener,
+    port: u16,
+}
+
+impl PassiveListener {
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Takes a waiting connection without blocking: `Ok(None)` if none is
+    /// queued. A connection from any address but `peer` is refused and logged
+    /// (RFC 2577 §8, port stealing); `peer` is `None` for users allowed FXP.
+    /// The stream is non-blocking and not yet registered with the runtime.
+    pub(crate) fn try_accept(&self, peer: Option<IpAddr>) -> io::Result<Option<std::net::TcpStream>> {
+        use rustix::net::{SocketFlags, acceptfrom_with};
+        loop {
+            let (fd, from) = match acceptfrom_with(&self.listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
+                Ok(accepted) => accepted,
+                Err(rustix::io::Errno::AGAIN) => return Ok(None),
+                // The connection was reset while queued: take the next one.
+                Err(rustix::io::Errno::CONNABORTED) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let from = from.and_then(|a| SocketAddr::try_from(a).ok());
+            match (peer, from) {
+                (None, _) => return Ok(Some(fd.into())),
+                (Some(peer), Some(from)) if same_host(from.ip(), peer) => return Ok(Some(fd.into())),
+                (Some(peer), from) => {
+                    let from = from.map_or_else(|| "unknown".to_string(), |a| a.to_string());
+                    tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
+                }
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the client's connection (see [`try_accept`](Self::try_accept)).
+    async fn accept(self, peer: Option<IpAddr>, timeout: Duration) -> io::Result<TcpStream> {
+        if let Some(stream) = self.try_accept(peer)? {
+            return TcpStream::from_std(stream);
+        }
+        let listener = TcpListener::from_std(self.listener)?;
+        tokio::time::timeout(timeout, async {
+            loop {
+                let (stream, from) = listener.accept().await?;
+                let Some(peer) = peer else { return Ok::<_, io::Error>(stream) };
+                if same_host(from.ip(), peer) {
+                    return Ok(stream);
+                }
+                tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
+            }
+        })
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no data connection within the timeout"))?
+    }
+}
+
 /// Binds a passive listener on `ip`, on a random port of `range` (RFC 2577 §8
 /// asks for unpredictable ports), or of the system's ephemeral range when none
 /// is configured.
@@ -118,7 +180,7 @@ pub(crate) fn same_host(a: IpAddr, b: IpAddr) -> bool {
 /// session fetching 4 KiB files slowed from 7,500 to 400 files/s; a bind to a
 /// chosen port (the listener reuses addresses, so TIME_WAIT does not block
 /// it) stays in microseconds.
-pub(crate) async fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<TcpListener> {
+pub(crate) fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>) -> io::Result<PassiveListener> {
     let range = range.unwrap_or_else(|| ephemeral_ports());
     let (lo, hi) = (*range.start(), *range.end());
     let span = u32::from(hi.saturating_sub(lo)) + 1;
@@ -126,12 +188,25 @@ pub(crate) async fn bind_passive(ip: IpAddr, range: Option<&RangeInclusive<u16>>
     let mut last = io::Error::new(io::ErrorKind::AddrInUse, "passive port range is empty");
     for i in 0..span.min(1000) {
         let port = lo + u16::try_from((start + i) % span).unwrap_or(0);
-        match TcpListener::bind(SocketAddr::new(ip, port)).await {
-            Ok(l) => return Ok(l),
+        match listen_on(SocketAddr::new(ip, port)) {
+            Ok(listener) => return Ok(PassiveListener { listener, port }),
             Err(e) => last = e,
         }
     }
     Err(last)
+}
+
+/// A non-blocking listener on `addr` that reuses addresses (a port whose
+/// earlier connections are in TIME_WAIT is free to listen on).
+fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, bind, listen, socket_with, sockopt};
+    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+    let fd = socket_with(family, SocketType::STREAM, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC, None)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    bind(&fd, &addr)?;
+    // One connection is expected; a few more leave room for refused ones.
+    listen(&fd, 8)?;
+    Ok(fd.into())
 }
 
 /// The system's ephemeral port range (Linux: `net.ipv4.ip_local_port_range`,

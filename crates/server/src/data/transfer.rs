@@ -30,8 +30,9 @@ const LIST_FLUSH: usize = 64 * 1024;
 
 /// What to do once the data connection is open.
 pub(crate) enum Job {
-    /// `RETR`: file → client.
-    Send { reader: ReadStream, ascii: bool },
+    /// `RETR`: file → client. `size` is the file's size when opened; `sent`
+    /// counts what already went out on this connection (see `zero_copy::send_at_once`).
+    Send { reader: ReadStream, ascii: bool, size: u64, sent: u64 },
     /// `STOR`/`APPE`/`STOU`: client → file, counted against a quota if any.
     Receive { upload: Box<dyn Upload>, ascii: bool, quota: Option<QuotaCharge> },
     /// `LIST`/`NLST`/`MLSD`: listing → client.
@@ -230,18 +231,19 @@ async fn run_job(
 ) -> Result<u64, TransferError> {
     let disk_error = |e: io::Error| TransferError::Storage(StorageError::io(e, path));
     match job {
-        Job::Send { reader, ascii } => {
+        Job::Send { reader, ascii, size: _, sent } => {
             // Binary, plain TCP, a local file: straight from the page cache.
             #[cfg(target_os = "linux")]
             if let (false, DataStream::Tcp(tcp), ReadStream::File { file, offset }) = (ascii, &stream, &reader) {
-                let total = super::zero_copy::send_file(tcp, file, *offset, progress, stall, throttle, path).await?;
+                let total =
+                    super::zero_copy::send_file(tcp, file, *offset, sent, progress, stall, throttle, path).await?;
                 stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
                 return Ok(total);
             }
             let mut chunks = ChunkReader::new(reader);
             let mut encoded = Vec::new();
             let mut encoder = ascii::Encoder::new();
-            let mut total = 0u64;
+            let mut total = sent;
             while let Some(chunk) = chunks.next().await.map_err(disk_error)? {
                 let out = if ascii {
                     encoded.clear();

@@ -211,12 +211,11 @@ impl Session {
 
     /// Opens a passive data listener on `ip` (replacing any prepared data
     /// connection) and returns its port, for PASV and EPSV.
-    pub(crate) async fn open_passive(&mut self, ip: std::net::IpAddr) -> Result<u16, CommandError> {
+    pub(crate) fn open_passive(&mut self, ip: std::net::IpAddr) -> Result<u16, CommandError> {
         self.data = None;
         let listener = bind_passive(ip, self.ctx.config.passive_ports.as_ref())
-            .await
             .map_err(|e| CommandError::reply(ReplyCode::CANT_OPEN_DATA, format!("Cannot open a passive port: {e}.")))?;
-        let port = listener.local_addr()?.port();
+        let port = listener.port();
         self.data = Some(DataSetup::Passive(listener));
         self.passive_deadline = Some(tokio::time::Instant::now() + self.ctx.config.data_timeout);
         Ok(port)
@@ -356,10 +355,24 @@ impl Session {
             return Err(CommandError::reply(ReplyCode::CANT_OPEN_DATA, "Use PORT, PASV, EPRT or EPSV first."));
         };
         let throttle = self.throttle(&job)?;
+        // With FXP the passive connection may come from another server.
+        let peer_ip = (!self.fxp_allowed()).then(|| self.peer.ip());
+        #[cfg(target_os = "linux")]
+        let (setup, job) = if tls.is_none() && throttle.is_unlimited() {
+            match crate::data::send_at_once(setup, job, peer_ip) {
+                crate::data::AtOnce::Sent(bytes) => {
+                    self.writer.hold(&Reply::new(ReplyCode::FILE_STATUS_OK, opened));
+                    let reply = self.transfer_reply(verb, &path.to_string(), &done, Instant::now(), &Ok(bytes));
+                    return Ok(Outcome::Reply(reply));
+                }
+                crate::data::AtOnce::Rest { setup, job } => (setup, job),
+            }
+        } else {
+            (setup, job)
+        };
         let params = TransferParams {
             local_ip: self.local.ip(),
-            // With FXP the passive connection may come from another server.
-            peer_ip: (!self.fxp_allowed()).then(|| self.peer.ip()),
+            peer_ip,
             connect_timeout: self.ctx.config.data_timeout,
             stall_timeout: self.ctx.config.stall_timeout,
             path: path.to_string(),
@@ -541,31 +554,44 @@ impl Session {
         let Some(t) = self.transfer.take() else {
             return Ok(());
         };
-        let secs = t.started.elapsed().as_secs_f64();
-        let reply = match &result {
-            Ok(bytes) => {
-                info!(
-                    user = self.user_name(),
-                    peer = %self.peer,
-                    command = t.verb,
-                    path = %t.path,
-                    bytes,
-                    seconds = format!("{secs:.3}"),
-                    rate = format!("{:.1} MB/s", *bytes as f64 / secs.max(1e-6) / 1e6),
-                    "transfer complete"
-                );
-                Reply::new(ReplyCode::CLOSING_DATA, t.done.replace("{bytes}", &bytes.to_string()))
-            }
-            Err(e) => {
-                info!(user = self.user_name(), peer = %self.peer, command = t.verb, path = %t.path, error = %e, "transfer failed");
-                e.to_reply()
-            }
-        };
+        let reply = self.transfer_reply(t.verb, &t.path, &t.done, t.started, &result);
         if t.abort_requested {
             self.writer.hold(&reply);
             return self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful.")).await;
         }
         self.send(&reply).await
+    }
+
+    /// Logs the end of a transfer and gives its reply: 226 with `done` (its
+    /// `{bytes}` filled in), or the error's.
+    fn transfer_reply(
+        &self,
+        verb: &str,
+        path: &str,
+        done: &str,
+        started: Instant,
+        result: &Result<u64, TransferError>,
+    ) -> Reply {
+        match result {
+            Ok(bytes) => {
+                let secs = started.elapsed().as_secs_f64();
+                info!(
+                    user = self.user_name(),
+                    peer = %self.peer,
+                    command = verb,
+                    path,
+                    bytes,
+                    seconds = format!("{secs:.3}"),
+                    rate = format!("{:.1} MB/s", *bytes as f64 / secs.max(1e-6) / 1e6),
+                    "transfer complete"
+                );
+                Reply::new(ReplyCode::CLOSING_DATA, done.replace("{bytes}", &bytes.to_string()))
+            }
+            Err(e) => {
+                info!(user = self.user_name(), peer = %self.peer, command = verb, path, error = %e, "transfer failed");
+                e.to_reply()
+            }
+        }
     }
 }
 
@@ -582,10 +608,20 @@ async fn next_event(t: &mut Option<Running>) -> Option<DataEvent> {
     }
 }
 
+/// The addresses of an accepted control connection, as far as the listener
+/// knows them.
+pub(crate) struct Addresses {
+    /// The client's, from `accept`.
+    pub(crate) peer: SocketAddr,
+    /// The server's, when the listener is bound to one address.
+    pub(crate) local: Option<SocketAddr>,
+}
+
 /// Runs a session on an accepted control connection until it ends. On an
 /// implicit-FTPS listener the TLS handshake comes first (RFC 4217 §1, port 990).
-pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, id: u64, implicit: bool) {
-    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else { return };
+pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, addresses: Addresses, id: u64, implicit: bool) {
+    let peer = addresses.peer;
+    let Some(local) = addresses.local.or_else(|| stream.local_addr().ok()) else { return };
     // One reply per segment without Nagle delays, and Telnet Synch (the urgent
     // byte before ABOR) read in line so IAC DM is stripped, not lost.
     let _ = stream.set_nodelay(true);

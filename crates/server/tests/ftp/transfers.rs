@@ -2,6 +2,8 @@
 
 use crate::common::*;
 use std::io::{Cursor, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 use suppaftp::types::{FileType, FormatControl};
 use suppaftp::{FtpStream, Mode};
 
@@ -192,6 +194,57 @@ fn zero_copy_downloads_from_any_offset_and_to_a_slow_reader() {
     }
     assert_eq!(c.reply().code, 226);
     assert_eq!(sha256(&got), sha256(&data));
+}
+
+/// A small binary download is sent by the session itself when the client
+/// has connected before `RETR` and the file fits in the socket buffer; when
+/// it does not fit (a client with a tiny receive buffer), or the client
+/// connects only after `RETR`, the transfer task sends it. Every way, from any
+/// offset, the bytes and the count in the 226 reply are exact.
+#[test]
+fn small_downloads_are_exact_whichever_path_sends_them() {
+    let srv = TestServer::start();
+    let n = 200 * 1024 + 3;
+    let data = content(n, 21);
+    srv.write("s.bin", &data);
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    let check = |c: &mut Raw, mut d: TcpStream, offset: usize, how: &str| {
+        let mut bytes = Vec::new();
+        d.read_to_end(&mut bytes).unwrap();
+        let done = c.expect_final(226);
+        assert_eq!(bytes.len(), n - offset, "{how} from {offset}");
+        assert_eq!(sha256(&bytes), sha256(&data[offset..]), "{how} from {offset}");
+        assert!(done.text().contains(&format!("({} bytes sent)", n - offset)), "{how} from {offset}: {done:?}");
+    };
+    for offset in [0, 1, 4096, n - 1, n] {
+        // Connected first, a roomy buffer: the session sends it all at once.
+        let d = c.epsv();
+        c.expect(&format!("REST {offset}"), 350);
+        c.expect("RETR s.bin", 150);
+        check(&mut c, d, offset, "at once");
+
+        // A receive buffer of a few KiB: the session sends what fits, the task the rest.
+        let r = c.expect("EPSV", 229);
+        let port = ferroftp_proto::hostport::parse_epsv_reply(&r.text()).unwrap();
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.connect(&SocketAddr::new(c.peer().ip(), port).into()).unwrap();
+        let d: TcpStream = socket.into();
+        d.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        c.expect(&format!("REST {offset}"), 350);
+        c.expect("RETR s.bin", 150);
+        check(&mut c, d, offset, "handed on");
+
+        // RETR before the connection: the task accepts and sends.
+        let r = c.expect("EPSV", 229);
+        let port = ferroftp_proto::hostport::parse_epsv_reply(&r.text()).unwrap();
+        c.expect(&format!("REST {offset}"), 350);
+        c.send("RETR s.bin");
+        let d = TcpStream::connect(SocketAddr::new(c.peer().ip(), port)).unwrap();
+        c.expect_final(150);
+        check(&mut c, d, offset, "connected late");
+    }
 }
 
 /// Starts a RETR of a file too big to fit in socket buffers and reads only its
