@@ -359,10 +359,11 @@ impl Session {
         let peer_ip = (!self.fxp_allowed()).then(|| self.peer.ip());
         #[cfg(target_os = "linux")]
         let (setup, job) = if tls.is_none() && throttle.is_unlimited() {
+            let started = Instant::now();
             match crate::data::send_at_once(setup, job, peer_ip) {
                 crate::data::AtOnce::Sent(bytes) => {
                     self.writer.hold(&Reply::new(ReplyCode::FILE_STATUS_OK, opened));
-                    let reply = self.transfer_reply(verb, &path.to_string(), &done, Instant::now(), &Ok(bytes));
+                    let reply = self.transfer_reply(verb, &path.to_string(), &done, started, &Ok(bytes));
                     return Ok(Outcome::Reply(reply));
                 }
                 crate::data::AtOnce::Rest { setup, job } => (setup, job),
