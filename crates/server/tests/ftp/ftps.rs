@@ -494,3 +494,43 @@ fn users_bound_to_a_client_certificate_need_it() {
     let mut implicit = Raw::connect_implicit(srv.implicit.unwrap(), &with_cert);
     implicit.login(USER, PASS);
 }
+
+/// Protected downloads (records encrypted from reused buffers) of an odd size
+/// from odd `REST` offsets are exact, and `ABOR` in the middle of a large one
+/// stops it (426, then 226) with the session still in step.
+#[test]
+fn protected_downloads_resume_exactly_and_abort_midway() {
+    let (srv, tls) = tls_server(|_| {});
+    let n = 2 * 1024 * 1024 + 4_097;
+    let data = content(n, 41);
+    srv.write("r.bin", &data);
+    srv.write("big.bin", &content(100 * 1024 * 1024, 42));
+    let mut c = srv.raw();
+    c.protect(&tls);
+    c.login(USER, PASS);
+    c.expect("TYPE I", 200);
+    for offset in [0, 1, 16_383, 262_145, n - 1, n] {
+        let d = epsv_tls(&mut c, &tls);
+        c.expect(&format!("REST {offset}"), 350);
+        c.expect("RETR r.bin", 150);
+        let got = read_all(d);
+        assert_eq!(c.reply().code, 226, "from {offset}");
+        assert_eq!(got.len(), n - offset, "from {offset}");
+        assert_eq!(sha256(&got), sha256(&data[offset..]), "from {offset}");
+    }
+    let mut d = epsv_tls(&mut c, &tls);
+    c.expect("RETR big.bin", 150);
+    let mut first = vec![0u8; 1 << 20];
+    d.read_exact(&mut first).unwrap();
+    c.send("ABOR");
+    assert_eq!(c.reply().code, 426);
+    assert_eq!(c.reply().code, 226);
+    let mut rest = Vec::new();
+    let _ = d.read_to_end(&mut rest);
+    assert!(first.len() + rest.len() < 99 * 1024 * 1024, "the transfer was not stopped");
+    // The session goes on: the next download is whole.
+    let d = epsv_tls(&mut c, &tls);
+    c.expect("RETR r.bin", 150);
+    assert_eq!(sha256(&read_all(d)), sha256(&data));
+    assert_eq!(c.reply().code, 226);
+}

@@ -443,6 +443,52 @@ fn type_a_converts_both_ways() {
     assert_eq!(srv.read("lib.txt"), b"x\ny\n");
 }
 
+/// TYPE A downloads of a text file of several read chunks (256 KiB each),
+/// from `REST` offsets (counted in the file's bytes), convert every line end
+/// and nothing else; `ABOR` in the middle of a large one stops it.
+#[test]
+fn type_a_downloads_of_several_chunks_resume_and_abort() {
+    let srv = TestServer::start();
+    // Lines of varied length; a line end falls on chunk boundaries now and then.
+    let mut text = Vec::new();
+    let mut i = 0u64;
+    while text.len() < 900_001 {
+        let len = (i * 7919 % 97) as usize;
+        text.extend((0..len).map(|k| b'a' + ((i as usize + k) % 26) as u8));
+        text.push(b'\n');
+        i += 1;
+    }
+    text.extend_from_slice(b"no newline at the end");
+    srv.write("t.txt", &text);
+    let to_crlf = |b: &[u8]| -> Vec<u8> {
+        b.iter().flat_map(|&c| if c == b'\n' { vec![b'\r', b'\n'] } else { vec![c] }).collect()
+    };
+    let mut c = srv.raw_alice();
+    c.expect("TYPE A", 200);
+    for offset in [0, 1, 262_144, 262_145, text.len() - 1] {
+        let mut d = c.epsv();
+        c.expect(&format!("REST {offset}"), 350);
+        c.expect("RETR t.txt", 150);
+        let mut got = Vec::new();
+        d.read_to_end(&mut got).unwrap();
+        assert_eq!(c.reply().code, 226, "from {offset}");
+        assert_eq!(sha256(&got), sha256(&to_crlf(&text[offset..])), "from {offset}");
+    }
+    let lines: Vec<u8> = (0..40_000_000).map(|k| if k % 61 == 60 { b'\n' } else { b'x' }).collect();
+    srv.write("big.txt", &lines);
+    let mut d = c.epsv();
+    c.expect("RETR big.txt", 150);
+    let mut first = vec![0u8; 1 << 20];
+    d.read_exact(&mut first).unwrap();
+    c.send("ABOR");
+    assert_eq!(c.reply().code, 426);
+    assert_eq!(c.reply().code, 226);
+    let mut rest = Vec::new();
+    let _ = d.read_to_end(&mut rest);
+    assert!(first.len() + rest.len() < 39_000_000, "the transfer was not stopped");
+    c.expect("NOOP", 200);
+}
+
 #[test]
 fn non_ascii_names_everywhere() {
     let srv = TestServer::start();
