@@ -370,6 +370,19 @@ impl Raw {
         w.flush()
     }
 
+    /// Reads the first MiB of a running download `d`, sends `ABOR`, expects
+    /// 426 then 226, and returns how many bytes the download delivered in all.
+    pub fn abort_after_first_mib(&mut self, d: &mut impl Read) -> usize {
+        let mut first = vec![0u8; 1 << 20];
+        d.read_exact(&mut first).unwrap();
+        self.send("ABOR");
+        assert_eq!(self.reply().code, 426);
+        assert_eq!(self.reply().code, 226);
+        let mut rest = Vec::new();
+        let _ = d.read_to_end(&mut rest);
+        first.len() + rest.len()
+    }
+
     pub fn send(&mut self, line: &str) {
         self.send_bytes(format!("{line}\r\n").as_bytes());
     }
