@@ -223,13 +223,19 @@ impl Session {
         if n == 0 {
             return Ok(0);
         }
-        let deadline = tokio::time::Instant::now() + FILL_WAIT;
+        // One timer for the whole buffer, not one per read that has to wait.
+        let wait = tokio::time::sleep(FILL_WAIT);
+        tokio::pin!(wait);
         while n < buf.len() {
-            match tokio::time::timeout_at(deadline, data.read(&mut buf[n..])).await {
-                Ok(Ok(0)) | Err(_) => break,
-                Ok(Ok(more)) => n += more,
-                Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => break,
-                Ok(Err(e)) => return Err(ClientError::Data(e)),
+            tokio::select! {
+                biased;
+                read = data.read(&mut buf[n..]) => match read {
+                    Ok(0) => break,
+                    Ok(more) => n += more,
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(ClientError::Data(e)),
+                },
+                () = &mut wait => break,
             }
         }
         Ok(n)
