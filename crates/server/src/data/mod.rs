@@ -30,8 +30,9 @@ pub(crate) enum DataSetup {
     Passive(PassiveListener),
     /// `PORT`/`EPRT`: the server connects to the client.
     Active(SocketAddr),
-    /// Already open: the session accepted it itself (see `quick`) and hands
-    /// the rest of the transfer to the transfer task.
+    /// Already open: the session accepted it itself (see
+    /// `zero_copy::send_at_once`) and hands the rest of the transfer to the
+    /// transfer task.
     Open(std::net::TcpStream),
 }
 
@@ -135,14 +136,8 @@ impl PassiveListener {
                 Err(rustix::io::Errno::CONNABORTED) => continue,
                 Err(e) => return Err(e.into()),
             };
-            let from = from.and_then(|a| SocketAddr::try_from(a).ok());
-            match (peer, from) {
-                (None, _) => return Ok(Some(fd.into())),
-                (Some(peer), Some(from)) if same_host(from.ip(), peer) => return Ok(Some(fd.into())),
-                (Some(peer), from) => {
-                    let from = from.map_or_else(|| "unknown".to_string(), |a| a.to_string());
-                    tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
-                }
+            if admits(peer, from.and_then(|a| SocketAddr::try_from(a).ok())) {
+                return Ok(Some(fd.into()));
             }
         }
     }
@@ -156,16 +151,26 @@ impl PassiveListener {
         tokio::time::timeout(timeout, async {
             loop {
                 let (stream, from) = listener.accept().await?;
-                let Some(peer) = peer else { return Ok::<_, io::Error>(stream) };
-                if same_host(from.ip(), peer) {
-                    return Ok(stream);
+                if admits(peer, Some(from)) {
+                    return Ok::<_, io::Error>(stream);
                 }
-                tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
             }
         })
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no data connection within the timeout"))?
     }
+}
+
+/// True if a passive connection from `from` may be used: any when `peer` is
+/// `None` (FXP), else only one from `peer`'s host. A refusal is logged.
+fn admits(peer: Option<IpAddr>, from: Option<SocketAddr>) -> bool {
+    let Some(peer) = peer else { return true };
+    if from.is_some_and(|from| same_host(from.ip(), peer)) {
+        return true;
+    }
+    let from = from.map_or_else(|| "unknown".to_string(), |a| a.to_string());
+    tracing::warn!(%from, expected = %peer, "refused passive data connection from another address");
+    false
 }
 
 /// Binds a passive listener on `ip`, on a random port of `range` (RFC 2577 §8

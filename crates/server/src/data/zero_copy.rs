@@ -115,13 +115,16 @@ pub(crate) fn send_at_once(setup: DataSetup, mut job: Job, peer: Option<IpAddr>)
         // Not connected yet, or an error the task reports.
         Ok(None) | Err(_) => return AtOnce::Rest { setup, job },
     };
-    let start = *sent;
-    while *sent - start < remaining {
-        let count = usize::try_from(remaining - (*sent - start)).unwrap_or(usize::MAX);
+    let mut done = 0u64;
+    while done < remaining {
+        let count = usize::try_from(remaining - done).unwrap_or(usize::MAX);
         match rustix::fs::sendfile(&stream, &**file, Some(offset), count) {
             // The file shrank since it was opened: what is there is sent.
             Ok(0) => break,
-            Ok(n) => *sent += n as u64,
+            Ok(n) => {
+                done += n as u64;
+                *sent += n as u64;
+            }
             // Full socket buffer (EAGAIN) or an error: the task waits, or reports it.
             Err(_) => return AtOnce::Rest { setup: DataSetup::Open(stream), job },
         }
