@@ -57,7 +57,13 @@ pub async fn serve(listener: UnixListener, args: Arc<ServeArgs>, handle: ServerH
             "bans" => list_bans(&handle),
             other if other.starts_with("lift ") => {
                 let target = BanTarget::parse(other["lift ".len()..].trim());
-                if handle.lift_ban(&target) { "ok\n".to_string() } else { format!("{target} is not banned\n") }
+                if handle.lift_ban(&target) {
+                    "ok\n".to_string()
+                } else if matches!(target, BanTarget::User(_)) {
+                    format!("{target} has no failed logins to forget\n")
+                } else {
+                    format!("{target} is not banned\n")
+                }
             }
             other => format!("unknown request {other:?}; the requests are: reload, bans, lift TARGET\n"),
         };

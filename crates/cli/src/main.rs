@@ -53,8 +53,10 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = "/run/ferroftp.sock")]
         socket: std::path::PathBuf,
     },
-    /// List the addresses and user names banned after repeated failed logins
-    /// ([login] ban_after), or lift a ban, through the server's control socket.
+    /// List the addresses banned after repeated failed logins ([login]
+    /// ban_after), or lift a ban, through the server's control socket. User
+    /// names are never banned (that would lock their owners out); their failed
+    /// logins slow further failures down, which lifting user:NAME forgets.
     ///
     /// Examples:
     ///   ferroftp bans
@@ -65,7 +67,8 @@ enum Command {
         /// The control socket (server.control_socket).
         #[arg(long, value_name = "PATH", default_value = "/run/ferroftp.sock")]
         socket: std::path::PathBuf,
-        /// Lift this ban: an address, an IPv6 network as listed, or user:NAME.
+        /// Lift this ban: an address or an IPv6 network as listed; or user:NAME
+        /// to forget a name's failed logins.
         #[arg(long, value_name = "TARGET")]
         lift: Option<String>,
     },

@@ -78,8 +78,15 @@ impl ServerHandle {
         self.shared.current().login_guard.bans()
     }
 
-    /// Lifts a ban (an address, an IPv6 /64 as listed, or a user name) and
-    /// forgets the failures behind it. False if it was not banned.
+    /// Counters of the password checks (run, refused for want of room, ...).
+    pub fn password_check_stats(&self) -> crate::auth::CheckStats {
+        self.shared.current().password_checks.stats()
+    }
+
+    /// Lifts an address's ban (an address, or an IPv6 /64 as listed) and
+    /// forgets the failures behind it, or forgets a user name's failures
+    /// (`user:NAME`), which ends the delays they cause. False if there was
+    /// nothing to lift.
     pub fn lift_ban(&self, target: &BanTarget) -> bool {
         let lifted = self.shared.current().login_guard.lift(target);
         if lifted {

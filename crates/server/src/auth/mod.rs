@@ -1,9 +1,11 @@
 //! Authentication: the [`Authenticator`] trait and the built-in accounts
 //! (anonymous and logins given on the command line).
 
+mod checks;
 mod rights;
 mod users;
 
+pub use checks::{Busy, CheckStats, PasswordChecks};
 pub use rights::{FolderRights, Right, Rights};
 pub use users::{
     IpFilter, Origin, Resolved, Secret, UserDirectory, UserEntry, UserSettings, check_hash, hash_password,
@@ -87,17 +89,27 @@ pub enum AuthError {
     AddressNotAllowed,
     #[error("a folder of the account cannot be opened")]
     Unavailable,
+    /// Too many password checks are waiting: the password was not checked.
+    #[error("too many logins are being checked")]
+    Busy,
 }
 
-/// Decides who may log in and with what. Later backends (config-file users,
-/// LDAP) implement this.
+/// Decides who may log in and with what. Later backends (LDAP, PAM)
+/// implement this. Password hashes are checked with the server's
+/// [`PasswordChecks`], which bounds how many run at once and how much memory
+/// they take.
 #[async_trait]
 pub trait Authenticator: Send + Sync + 'static {
     /// True if `user` names the anonymous account (RFC 1635: `anonymous` or `ftp`).
     fn is_anonymous(&self, user: &str) -> bool {
         user.eq_ignore_ascii_case("anonymous") || user.eq_ignore_ascii_case("ftp")
     }
-    async fn authenticate(&self, credentials: &Credentials) -> Result<Account, AuthError>;
+    async fn authenticate(&self, credentials: &Credentials, checks: &PasswordChecks) -> Result<Account, AuthError>;
+    /// The real directories this authenticator's accounts are served from
+    /// (for the start-up sweep of interrupted uploads).
+    fn folders(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
     /// A per-user TLS requirement that overrides the server's policy:
     /// `Some(true)` requires TLS before the password is sent, `Some(false)`
     /// exempts the user. Asked at `USER`.
@@ -151,7 +163,7 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[async_trait]
 impl Authenticator for StaticAuthenticator {
-    async fn authenticate(&self, c: &Credentials) -> Result<Account, AuthError> {
+    async fn authenticate(&self, c: &Credentials, _checks: &PasswordChecks) -> Result<Account, AuthError> {
         if let Some((_, bound)) = self.certificates.iter().find(|(n, _)| n == &c.user) {
             let presented = c.client_certificate.as_deref().map(normalize_fingerprint);
             if presented.as_deref() != Some(bound.as_str()) {

@@ -10,13 +10,17 @@ pub struct Rights {
     pub read: bool,
     /// Create files (`STOR`, `STOU`).
     pub write: bool,
-    /// Extend files (`APPE`, `REST`+`STOR`).
+    /// Extend files (`APPE`, `REST`+`STOR` at the end of a file).
     pub append: bool,
-    /// Remove files, and replace an existing file with `STOR`.
+    /// Remove files, and anything else that removes or replaces bytes already
+    /// stored: `STOR` over an existing file, `RNTO` onto an existing name, a
+    /// restart below a file's size, `MFMT` on a file this session did not store.
     pub delete: bool,
     pub rename: bool,
     pub mkdir: bool,
     pub rmdir: bool,
+    /// Change permission bits (`SITE CHMOD`).
+    pub chmod: bool,
 }
 
 impl Rights {
@@ -29,6 +33,7 @@ impl Rights {
         rename: false,
         mkdir: false,
         rmdir: false,
+        chmod: false,
     };
     pub const READ_ONLY: Rights = Rights { list: true, read: true, ..Rights::NONE };
     pub const FULL: Rights = Rights {
@@ -40,6 +45,7 @@ impl Rights {
         rename: true,
         mkdir: true,
         rmdir: true,
+        chmod: true,
     };
     /// Anonymous "write" mode: add files and folders, never change or remove what exists.
     pub const UPLOAD: Rights = Rights { write: true, mkdir: true, ..Rights::READ_ONLY };
@@ -59,6 +65,7 @@ impl Rights {
             Right::Rename => self.rename = true,
             Right::Mkdir => self.mkdir = true,
             Right::Rmdir => self.rmdir = true,
+            Right::Chmod => self.chmod = true,
         }
         self
     }
@@ -106,10 +113,11 @@ pub enum Right {
     Rename,
     Mkdir,
     Rmdir,
+    Chmod,
 }
 
 impl Right {
-    pub const ALL: [Right; 8] = [
+    pub const ALL: [Right; 9] = [
         Right::List,
         Right::Read,
         Right::Write,
@@ -118,6 +126,7 @@ impl Right {
         Right::Rename,
         Right::Mkdir,
         Right::Rmdir,
+        Right::Chmod,
     ];
 
     /// The right called `name` (as written in the configuration).
@@ -135,6 +144,7 @@ impl Right {
             Right::Rename => "rename",
             Right::Mkdir => "mkdir",
             Right::Rmdir => "rmdir",
+            Right::Chmod => "chmod",
         }
     }
 
@@ -148,6 +158,7 @@ impl Right {
             Right::Rename => r.rename,
             Right::Mkdir => r.mkdir,
             Right::Rmdir => r.rmdir,
+            Right::Chmod => r.chmod,
         }
     }
 }

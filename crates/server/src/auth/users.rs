@@ -2,12 +2,14 @@
 //! groups, folders and per-user settings, already resolved (user over groups
 //! over defaults) when the file was loaded.
 
-use super::{Account, AccountPolicy, AuthError, Authenticator, Credentials, FolderRights, normalize_fingerprint};
+use super::{
+    Account, AccountPolicy, AuthError, Authenticator, Credentials, FolderRights, PasswordChecks, normalize_fingerprint,
+};
 use crate::config::values::Cidr;
 use crate::storage::{LocalFs, MountedFs, Storage, VirtualPath};
-use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Argon2, Params};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::fmt;
@@ -18,8 +20,29 @@ use std::sync::Arc;
 /// Hashes a password as argon2id with a random salt (the PHC string that
 /// `ferroftp passwd` prints and `password = ` takes).
 pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{Output, Salt};
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
+    let argon2 = Argon2::default();
+    let params = argon2.params().clone();
+    // The same computation as `Argon2::hash_password`, in memory that goes
+    // back to the system afterwards (see `checks::working_memory`).
+    let mut memory = super::checks::working_memory(params.block_count());
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = Salt::from(&salt).decode_b64(&mut salt_bytes).map_err(|e| e.to_string())?;
+    let mut out = [0u8; Output::B64_MAX_LENGTH];
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    argon2
+        .hash_password_into_with_memory(password.as_bytes(), raw_salt, &mut out[..len], &mut memory)
+        .map_err(|e| e.to_string())?;
+    let output = Output::new(&out[..len]).map_err(|e| e.to_string())?;
+    let hash = PasswordHash {
+        algorithm: argon2::Algorithm::default().ident(),
+        version: Some(argon2::Version::default().into()),
+        params: (&params).try_into().map_err(|e: argon2::password_hash::Error| e.to_string())?,
+        salt: Some(Salt::from(&salt)),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
 }
 
 /// Checks a stored hash's form: an argon2 PHC string.
@@ -31,7 +54,9 @@ pub fn check_hash(hash: &str) -> Result<(), String> {
     }
 }
 
+#[cfg(test)]
 fn verify(hash: &str, password: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
@@ -123,7 +148,10 @@ impl Default for UserSettings {
 pub enum Secret {
     /// An argon2 PHC string.
     Hash(String),
-    /// A password given on the command line (`--user NAME:PASSWORD`).
+    /// A password given on the command line (`--user NAME:PASSWORD`). It is
+    /// hashed when the accounts are built, so that checking it costs what
+    /// checking any other password costs: a wrong password and an unknown
+    /// name cannot be told apart by their timing (RFC 2577 §5).
     Plain(String),
 }
 
@@ -155,9 +183,11 @@ pub struct UserEntry {
 pub struct UserDirectory {
     users: HashMap<String, UserEntry>,
     anonymous: Option<UserEntry>,
-    /// Verified against when the user is unknown, so that takes as long as a
-    /// wrong password (RFC 2577 §5, no user-name probing).
-    dummy_hash: String,
+    /// Each user's argon2 hash (plain passwords hashed when built).
+    hashes: HashMap<String, Arc<str>>,
+    /// Verified against when the user is unknown or has no password, so that
+    /// takes as long as a wrong password (RFC 2577 §5, no user-name probing).
+    dummy_hash: Arc<str>,
 }
 
 impl fmt::Debug for UserDirectory {
@@ -171,8 +201,18 @@ impl fmt::Debug for UserDirectory {
 
 impl UserDirectory {
     pub fn new(users: Vec<UserEntry>, anonymous: Option<UserEntry>) -> Self {
-        let dummy_hash = hash_password("ferroftp-no-such-user").unwrap_or_default();
-        UserDirectory { users: users.into_iter().map(|u| (u.name.clone(), u)).collect(), anonymous, dummy_hash }
+        let dummy_hash: Arc<str> = hash_password("ferroftp-no-such-user").unwrap_or_default().into();
+        let hashes = users
+            .iter()
+            .filter_map(|u| {
+                let hash = match u.secret.as_ref()? {
+                    Secret::Hash(h) => h.clone(),
+                    Secret::Plain(p) => hash_password(p).ok()?,
+                };
+                Some((u.name.clone(), Arc::from(hash)))
+            })
+            .collect();
+        UserDirectory { users: users.into_iter().map(|u| (u.name.clone(), u)).collect(), anonymous, hashes, dummy_hash }
     }
 
     /// The account called `name` (`anonymous` and `ftp` name the anonymous account).
@@ -212,15 +252,15 @@ impl UserDirectory {
         self.anonymous.as_ref()
     }
 
-    async fn password_ok(&self, entry: Option<&UserEntry>, password: &str) -> bool {
-        let (hash, known) = match entry.and_then(|e| e.secret.as_ref()) {
-            Some(Secret::Plain(p)) => return super::constant_time_eq(p.as_bytes(), password.as_bytes()),
-            Some(Secret::Hash(h)) => (h.clone(), true),
-            None => (self.dummy_hash.clone(), false),
+    /// Checks the password of `user` (known or not: one argon2 check of the
+    /// same cost either way).
+    async fn password_ok(&self, user: &str, c: &Credentials, checks: &PasswordChecks) -> Result<bool, AuthError> {
+        let (hash, known) = match self.hashes.get(user) {
+            Some(h) => (Arc::clone(h), true),
+            None => (Arc::clone(&self.dummy_hash), false),
         };
-        let password = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify(&hash, &password)).await.unwrap_or(false);
-        ok && known
+        let ok = checks.verify(c.peer, hash, &c.password).await.map_err(|_| AuthError::Busy)?;
+        Ok(ok && known)
     }
 }
 
@@ -278,7 +318,11 @@ impl Authenticator for UserDirectory {
         self.get(user).and_then(|u| u.settings.tls_required.value)
     }
 
-    async fn authenticate(&self, c: &Credentials) -> Result<Account, AuthError> {
+    fn folders(&self) -> Vec<PathBuf> {
+        UserDirectory::folders(self)
+    }
+
+    async fn authenticate(&self, c: &Credentials, checks: &PasswordChecks) -> Result<Account, AuthError> {
         if self.is_anonymous(&c.user) {
             let Some(entry) = &self.anonymous else { return Err(AuthError::AnonymousDisabled) };
             if !entry.settings.ip_filter.value.permits(c.peer) {
@@ -289,7 +333,7 @@ impl Authenticator for UserDirectory {
         let entry = self.users.get(&c.user);
         // Always verify a hash, also for unknown and disabled users, so timing
         // tells nothing.
-        if !self.password_ok(entry, &c.password).await {
+        if !self.password_ok(&c.user, c, checks).await? {
             return Err(if entry.is_some() { AuthError::BadPassword } else { AuthError::UnknownUser });
         }
         let Some(entry) = entry else { return Err(AuthError::UnknownUser) };

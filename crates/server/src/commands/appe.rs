@@ -16,7 +16,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     if storage.symlink_metadata(&path).await.is_err() {
         s.require(Right::Write, &path)?;
     }
-    let mode = match s.rest.take() {
+    let mode = match s.pending.rest.take() {
         Some(offset) if offset > 0 => WriteMode::ResumeAt(offset),
         _ => WriteMode::Append,
     };

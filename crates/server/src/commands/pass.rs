@@ -3,9 +3,11 @@
 use super::{HandlerResult, Outcome};
 use crate::auth::{AuthError, Credentials};
 use crate::error::CommandError;
+use crate::limits::Refused;
 use crate::session::{Login, Session};
 use crate::storage::VirtualPath;
 use ferroftp_proto::{Reply, ReplyCode};
+use std::sync::Arc;
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let user = match &s.login {
@@ -18,15 +20,28 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "Login with USER first."));
         }
     };
-    let policy = &s.ctx.config.login;
+    let ctx = Arc::clone(&s.ctx);
+    let policy = &ctx.config.login;
     let ip = s.peer.ip();
-    if let Some(left) = s.ctx.login_guard.address_ban(ip, policy) {
-        return Ok(Outcome::Close(Reply::new(ReplyCode::NOT_AVAILABLE, banned_text("from your address", left))));
-    }
-    if let Some(left) = s.ctx.login_guard.user_ban(ip, &user, policy) {
-        tracing::info!(user = %user, "login refused: user name banned");
-        s.login = Login::None;
-        return Err(CommandError::reply(ReplyCode::NOT_LOGGED_IN, banned_text("for this user name", left)));
+    let refused = |why: Refused| {
+        let text = match why {
+            Refused::Banned(left) => banned_text("from your address", left),
+            Refused::TooManyAttempts => {
+                tracing::info!(user = %user, "login refused: too many attempts from this address at once");
+                "Too many login attempts from your address at once; try again later.".to_string()
+            }
+        };
+        Ok(Outcome::Close(Reply::new(ReplyCode::NOT_AVAILABLE, text)))
+    };
+    let mut attempt = match ctx.login_guard.begin(ip, &user, policy) {
+        Ok(attempt) => attempt,
+        Err(why) => return refused(why),
+    };
+    // One check at a time for this address and name; from its start the
+    // attempt counts towards the address's limit as if it had failed (RFC
+    // 2577 §4 against guesses sent all at once).
+    if let Err(why) = attempt.wait_turn(policy).await {
+        return refused(why);
     }
     let credentials = Credentials {
         user: user.clone(),
@@ -35,9 +50,10 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         host: s.host.clone(),
         client_certificate: s.client_certificate.clone(),
     };
-    match s.ctx.auth.authenticate(&credentials).await {
+    match ctx.auth.authenticate(&credentials, &ctx.password_checks).await {
         Ok(account) => {
-            let slot = match s.ctx.connections.login(&account.name, account.policy.max_sessions) {
+            attempt.succeeded();
+            let slot = match ctx.connections.login(&account.name, account.policy.max_sessions) {
                 Ok(slot) => slot,
                 Err(refusal) => {
                     tracing::info!(user = %account.name, reason = %refusal, "login refused");
@@ -49,7 +65,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             s.quota = match account.policy.quota {
                 Some(limits) => {
                     let p = &account.policy;
-                    Some(s.ctx.quotas.get(&p.quota_owner, limits, p.quota_roots.clone()).await)
+                    Some(ctx.quotas.get(&p.quota_owner, limits, p.quota_roots.clone()).await)
                 }
                 None => None,
             };
@@ -70,6 +86,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         // folders (out of descriptors, a folder gone): the server's fault, so
         // it is no failed login and counts towards no ban.
         Err(AuthError::Unavailable) => {
+            attempt.succeeded();
             tracing::warn!(user = %user, "login refused: the account's folders cannot be opened");
             s.login = Login::None;
             Err(CommandError::reply(
@@ -77,18 +94,27 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
                 "Login failed: the account's folders are unavailable; tell the administrator.",
             ))
         }
+        // The password was not checked at all: no failure either.
+        Err(AuthError::Busy) => {
+            drop(attempt);
+            tracing::warn!(user = %user, "login refused: too many password checks waiting");
+            Ok(Outcome::Close(Reply::new(
+                ReplyCode::NOT_AVAILABLE,
+                "Server busy: too many logins are being checked; try again in a few seconds.",
+            )))
+        }
         Err(e) => {
             tracing::info!(user = %user, reason = %e, "login failed");
             s.login = Login::None;
-            let failure = s.ctx.login_guard.failure(ip, &user, &s.ctx.config.login);
-            let ban_time = s.ctx.config.login.ban_time;
-            if failure.user_banned {
-                tracing::warn!(user = %user, minutes = ban_time.as_secs() / 60, "banned user name after repeated failed logins");
-            }
+            let failure = attempt.failed(policy);
             // The delay comes before any reply, so a client cannot tell a failure
-            // early from its timing; other sessions go on meanwhile.
+            // early from its timing; other sessions go on meanwhile. The attempt
+            // keeps its turn until then: the next guess for this name from this
+            // address waits for it.
             tokio::time::sleep(failure.delay).await;
+            drop(attempt);
             if failure.address_banned {
+                let ban_time = policy.ban_time;
                 tracing::warn!(address = %ip, minutes = ban_time.as_secs() / 60, "banned address after repeated failed logins");
                 return Ok(Outcome::Close(Reply::new(
                     ReplyCode::NOT_AVAILABLE,

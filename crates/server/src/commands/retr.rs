@@ -10,7 +10,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     s.require(Right::Read, &path)?;
     let storage = s.storage()?;
-    let offset = s.rest.take().unwrap_or(0);
+    let offset = s.pending.rest.take().unwrap_or(0);
     // One open gives the file and its size: no separate stat per download.
     let (reader, meta) = storage.read(&path, offset).await?;
     if offset > meta.size {

@@ -9,6 +9,6 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     s.require(Right::Rename, &path)?;
     s.storage()?.symlink_metadata(&path).await?;
-    s.rename_from = Some(path);
+    s.pending.rename_from = Some(path);
     Ok(Reply::new(ReplyCode::PENDING_FURTHER_INFO, "Ready for RNTO.").into())
 }

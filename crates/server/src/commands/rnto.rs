@@ -7,7 +7,7 @@ use crate::session::Session;
 use ferroftp_proto::{Reply, ReplyCode};
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
-    let Some(from) = s.rename_from.take() else {
+    let Some(from) = s.pending.rename_from.take() else {
         return Err(CommandError::reply(ReplyCode::BAD_SEQUENCE, "RNFR required first."));
     };
     let to = s.resolve_new(arg.as_deref().unwrap_or_default())?;

@@ -12,7 +12,7 @@ use crate::storage::WriteMode;
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve_new(arg.as_deref().unwrap_or_default())?;
     let storage = s.storage()?;
-    let mode = match s.rest.take() {
+    let mode = match s.pending.rest.take() {
         Some(offset) if offset > 0 => {
             s.require(Right::Append, &path)?;
             WriteMode::ResumeAt(offset)

@@ -27,7 +27,6 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     }
     let path = chosen.ok_or_else(|| CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, "Cannot find a unique name."))?;
     s.require(Right::Write, &path)?;
-    s.rest = None;
     let quota = s.quota_charge(&path, false, None).await?;
     let upload = storage.write(&path, WriteMode::CreateNew).await?;
     let ascii = s.transfer_type == TransferType::Ascii;

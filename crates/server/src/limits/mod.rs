@@ -7,7 +7,7 @@ mod files;
 mod quota;
 mod rate;
 
-pub use autoban::{Ban, BanTarget, Failure, LoginGuard, LoginPolicy};
+pub use autoban::{Attempt, Ban, BanTarget, Failure, LoginGuard, LoginPolicy, Refused};
 pub use connections::{Connections, Refusal, Slot, UserSlot};
 pub use files::set_open_files;
 pub(crate) use files::{Reserve, is_exhaustion};

@@ -7,11 +7,13 @@
 //! allows only these during a transfer), in order.
 
 mod control;
+mod pending;
 
 pub(crate) use control::{ControlReader, ControlWriter};
 use control::{accept_tls, split_plain, split_tls, start_tls, stop_tls};
+pub(crate) use pending::Pending;
 
-use crate::auth::{Account, Authenticator, Right};
+use crate::auth::{Account, Authenticator, PasswordChecks, Right};
 use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
 use crate::data::{
@@ -52,6 +54,8 @@ pub(crate) struct ServerContext {
     pub(crate) connections: Arc<Connections>,
     /// Failed logins and bans; the same across configuration reloads.
     pub(crate) login_guard: Arc<LoginGuard>,
+    /// The password-check pool; the same across configuration reloads.
+    pub(crate) password_checks: Arc<PasswordChecks>,
     /// Per-user rate limits, shared by a user's sessions, across reloads.
     pub(crate) user_rates: Arc<UserRates>,
     /// The whole server's rate limits.
@@ -84,6 +88,7 @@ impl ServerContext {
             connections: previous.map_or_else(Default::default, |p| Arc::clone(&p.connections)),
             user_rates: previous.map_or_else(Default::default, |p| Arc::clone(&p.user_rates)),
             login_guard: previous.map_or_else(Default::default, |p| Arc::clone(&p.login_guard)),
+            password_checks: previous.map_or_else(Default::default, |p| Arc::clone(&p.password_checks)),
             quotas: Quotas::default(),
             public_address: config.public_address.clone().map(|name| PublicAddress::new(name, config.resolve_interval)),
             config,
@@ -135,10 +140,8 @@ pub(crate) struct Session {
     pub(crate) client_name: Option<String>,
     pub(crate) cwd: VirtualPath,
     pub(crate) transfer_type: TransferType,
-    /// Restart offset from REST, for the next RETR/STOR/APPE only.
-    pub(crate) rest: Option<u64>,
-    /// Source of a rename from RNFR, for the next RNTO only.
-    pub(crate) rename_from: Option<VirtualPath>,
+    /// What REST and RNFR leave for a later command.
+    pub(crate) pending: Pending,
     pub(crate) data: Option<DataSetup>,
     /// When the prepared passive listener is closed if nobody has used it.
     passive_deadline: Option<tokio::time::Instant>,
@@ -402,8 +405,7 @@ impl Session {
         self.host = None;
         self.cwd = VirtualPath::root();
         self.transfer_type = TransferType::Ascii;
-        self.rest = None;
-        self.rename_from = None;
+        self.pending = Pending::default();
         self.data = None;
         self.passive_deadline = None;
         self.passive_expired = false;
@@ -442,12 +444,7 @@ impl Session {
             debug!(command = %cmd, "<-");
         }
         let reply = self.dispatch(&cmd).await;
-        if cmd.verb != "REST" {
-            self.rest = None;
-        }
-        if cmd.verb != "RNFR" {
-            self.rename_from = None;
-        }
+        self.pending.after(&cmd.verb);
         if self.data.is_none() {
             self.passive_deadline = None;
         }
@@ -659,8 +656,7 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, addresses: A
         client_name: None,
         cwd: VirtualPath::root(),
         transfer_type: TransferType::Ascii,
-        rest: None,
-        rename_from: None,
+        pending: Pending::default(),
         data: None,
         passive_deadline: None,
         passive_expired: false,

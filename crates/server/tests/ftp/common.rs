@@ -17,10 +17,16 @@ use suppaftp::types::FileType;
 
 /// Parses and builds a TOML configuration with `{root}` replaced by `root`.
 pub fn load_toml(toml: &str, root: &std::path::Path) -> Loaded {
+    load_toml_with_users(toml, root, &[])
+}
+
+/// As [`load_toml`], plus `--user NAME:PASSWORD` logins on `server.root`.
+pub fn load_toml_with_users(toml: &str, root: &std::path::Path, users: &[(&str, &str)]) -> Loaded {
     let text = toml.replace("{root}", &root.display().to_string());
     let source = Source::new("test.toml", text);
     let file = config::parse(&source).unwrap_or_else(|e| panic!("{e}"));
-    let options = BuildOptions { check_paths: true, ..BuildOptions::default() };
+    let flag_users = users.iter().map(|(u, p)| (u.to_string(), p.to_string())).collect();
+    let options = BuildOptions { check_paths: true, flag_users, ..BuildOptions::default() };
     config::build(&file, &source, &options).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -87,11 +93,22 @@ impl TestServer {
     /// As [`from_toml`](Self::from_toml), with a change to the built configuration
     /// (TLS settings, which the command line builds from `[tls]`).
     pub fn from_toml_with(toml: &str, dirs: &[&str], tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::from_toml_with_users(toml, dirs, &[], tweak)
+    }
+
+    /// As [`from_toml_with`](Self::from_toml_with), plus `--user NAME:PASSWORD`
+    /// logins (the text must set `server.root`).
+    pub fn from_toml_with_users(
+        toml: &str,
+        dirs: &[&str],
+        users: &[(&str, &str)],
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         let root = tempfile::tempdir().expect("tempdir");
         for d in dirs {
             std::fs::create_dir_all(root.path().join(d)).expect("create dir");
         }
-        let loaded = load_toml(toml, root.path());
+        let loaded = load_toml_with_users(toml, root.path(), users);
         let mut config = loaded.server;
         config.listen = vec!["127.0.0.1:0".parse().unwrap(), "[::1]:0".parse().unwrap()];
         tweak(&mut config);

@@ -131,11 +131,99 @@ fn restart_beyond_end_is_554() {
     c.expect("REST 6", 350);
     c.expect("APPE s.bin", 554);
     assert_eq!(srv.read("s.bin"), b"short");
-    // REST applies to the next command only.
+    // A transfer uses the offset, whether it succeeded or not: the next one starts at 0.
+    let (_, bytes, done) = c.data_cmd("RETR s.bin");
+    assert_eq!((bytes.as_slice(), done.code), (&b"short"[..], 226));
+    // The offset stays across other commands until a transfer uses it.
     c.expect("REST 3", 350);
     c.expect("NOOP", 200);
     let (_, bytes, done) = c.data_cmd("RETR s.bin");
-    assert_eq!((bytes.as_slice(), done.code), (&b"short"[..], 226));
+    assert_eq!((bytes.as_slice(), done.code), (&b"rt"[..], 226));
+    // A malformed REST cancels the offset before it.
+    c.expect("REST 3", 350);
+    c.expect("REST x", 501);
+    let (_, bytes, _) = c.data_cmd("RETR s.bin");
+    assert_eq!(bytes, b"short");
+}
+
+/// Sends the commands of `order` ("REST" with `offset`, a data-connection
+/// setup, TYPE I) and then `command`; expects 150 and returns the open data
+/// connection.
+fn transfer_after(c: &mut Raw, order: &[&str], offset: usize, command: &str) -> TcpStream {
+    let mut passive = None;
+    let mut active = None;
+    for step in order {
+        match *step {
+            "REST" => {
+                c.expect(&format!("REST {offset}"), 350);
+            }
+            "EPSV" => passive = Some(c.epsv()),
+            "PASV" => {
+                let r = c.expect("PASV", 227);
+                let addr = ferroftp_proto::hostport::parse_pasv_reply(&r.text()).unwrap();
+                passive = Some(TcpStream::connect(addr).unwrap());
+            }
+            "PORT" | "EPRT" => {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = l.local_addr().unwrap().port();
+                if *step == "PORT" {
+                    c.expect(&format!("PORT 127,0,0,1,{},{}", port >> 8, port & 0xff), 200);
+                } else {
+                    c.expect(&format!("EPRT |1|127.0.0.1|{port}|"), 200);
+                }
+                active = Some(l);
+            }
+            other => {
+                c.expect(other, 200);
+            }
+        }
+    }
+    c.expect(command, 150);
+    match (passive, active) {
+        (Some(d), _) => d,
+        (None, Some(l)) => l.accept().unwrap().0,
+        (None, None) => panic!("no data connection in {order:?}"),
+    }
+}
+
+/// REST before or after the data-connection setup and TYPE, in every order
+/// clients use (lftp: REST after PASV; curl: TYPE, EPSV, REST; FileZilla:
+/// TYPE, PASV, REST; some: REST first): the transfer starts at the offset,
+/// downloads and uploads alike.
+#[test]
+fn rest_survives_the_commands_between_it_and_the_transfer() {
+    let srv = TestServer::start();
+    let data = content(10_000, 12);
+    let orders: [&[&str]; 6] = [
+        &["REST", "EPSV"],
+        &["EPSV", "REST"],
+        &["REST", "PASV", "TYPE I"],
+        &["TYPE I", "REST", "EPSV"],
+        &["REST", "TYPE I", "PORT"],
+        &["REST", "EPRT", "TYPE I"],
+    ];
+    for (i, order) in orders.iter().enumerate() {
+        let offset = 4096 + i;
+        srv.write("r.bin", &data);
+        let mut c = srv.raw_alice();
+        // Binary whatever the order (a TYPE I in it comes again).
+        c.expect("TYPE I", 200);
+        let mut d = transfer_after(&mut c, order, offset, "RETR r.bin");
+        let mut got = Vec::new();
+        d.read_to_end(&mut got).unwrap();
+        c.expect_final(226);
+        assert!(got == data[offset..], "download with {order:?}: {} bytes", got.len());
+
+        // The same orders for an upload: REST n + STOR writes from n on.
+        let tail = content(3000, 100 + i as u64);
+        let mut d = transfer_after(&mut c, order, offset, "STOR r.bin");
+        d.write_all(&tail).unwrap();
+        drop(d);
+        c.expect_final(226);
+        let mut expected = data[..offset].to_vec();
+        expected.extend_from_slice(&tail);
+        assert_eq!(sha256(&srv.read("r.bin")), sha256(&expected), "upload with {order:?}");
+    }
 }
 
 /// Files are opened on the runtime thread, so a FIFO in the tree must not
