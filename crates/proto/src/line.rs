@@ -129,6 +129,12 @@ impl LineDecoder {
         Some(line)
     }
 
+    /// True if a complete line waiting, or the unterminated one, satisfies `f`.
+    pub fn holds_line(&self, mut f: impl FnMut(&[u8]) -> bool) -> bool {
+        let trim = |l: &[u8]| -> Vec<u8> { l.strip_suffix(b"\r").unwrap_or(l).to_vec() };
+        self.ready.iter().any(|l| l.as_ref().is_ok_and(|l| f(&trim(l)))) || (!self.overflow && f(&trim(&self.current)))
+    }
+
     /// Bytes of an unterminated line held at end of stream (a client that closed
     /// without CRLF); `None` if there are none.
     pub fn take_unterminated(&mut self) -> Option<Vec<u8>> {

@@ -27,6 +27,12 @@ pub enum StorageErrorKind {
     /// The user's or group's storage quota is used up (reply 552, RFC 959
     /// "Exceeded storage allocation").
     QuotaExceeded,
+    /// Another upload of the same name by the same owner is running (reply
+    /// 450, RFC 959 "file busy").
+    Busy,
+    /// The name was taken by someone else while an upload that may not
+    /// replace files ran (reply 553).
+    NameTaken,
     /// Any other I/O failure (reply 451, "local error in processing").
     Io,
 }
@@ -45,7 +51,8 @@ impl StorageErrorKind {
             | StorageErrorKind::MountPoint
             | StorageErrorKind::CrossFolder => ReplyCode::FILE_UNAVAILABLE,
             StorageErrorKind::QuotaExceeded => ReplyCode::EXCEEDED_STORAGE,
-            StorageErrorKind::InvalidName => ReplyCode::NAME_NOT_ALLOWED,
+            StorageErrorKind::Busy => ReplyCode::FILE_BUSY,
+            StorageErrorKind::InvalidName | StorageErrorKind::NameTaken => ReplyCode::NAME_NOT_ALLOWED,
             StorageErrorKind::InsufficientSpace => ReplyCode::INSUFFICIENT_STORAGE,
             StorageErrorKind::InvalidOffset => ReplyCode::INVALID_RESTART,
             StorageErrorKind::Io => ReplyCode::LOCAL_ERROR,
@@ -67,6 +74,10 @@ impl StorageErrorKind {
             StorageErrorKind::MountPoint => "Is a mounted folder; it cannot be removed or renamed",
             StorageErrorKind::CrossFolder => "Cannot move between mounted folders",
             StorageErrorKind::QuotaExceeded => "Quota exceeded",
+            StorageErrorKind::Busy => "Being uploaded in another session; try again when it ends",
+            StorageErrorKind::NameTaken => {
+                "Created by someone else while this upload ran; nothing was stored (replacing files needs the 'delete' right)"
+            }
             StorageErrorKind::Io => "Local error in processing",
         }
     }
@@ -83,6 +94,7 @@ impl StorageErrorKind {
             K::DirectoryNotEmpty => StorageErrorKind::DirectoryNotEmpty,
             K::InvalidFilename | K::InvalidInput => StorageErrorKind::InvalidName,
             K::StorageFull | K::QuotaExceeded => StorageErrorKind::InsufficientSpace,
+            K::ResourceBusy => StorageErrorKind::Busy,
             _ => match e.raw_os_error() {
                 // ELOOP / EXDEV from a symlink that resolves outside the root.
                 Some(40) | Some(18) => StorageErrorKind::PermissionDenied,

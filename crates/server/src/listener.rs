@@ -102,6 +102,37 @@ impl ServerHandle {
     }
 }
 
+/// Finds interrupted uploads left by an earlier run (a walk of the served
+/// folders at start), then removes those older than `keep_partial_uploads`
+/// now and every quarter of that time (between 1 s and 10 min), giving their
+/// bytes back to the quotas that counted them. Ends with the server.
+async fn sweep_staged_uploads(shared: Arc<Shared>) {
+    /// Folders the start-up walk visits at most.
+    const MAX_DIRS: usize = 200_000;
+    let folders = shared.current().auth.folders();
+    let started = std::time::Instant::now();
+    let walked = folders.clone();
+    let visited =
+        tokio::task::spawn_blocking(move || crate::storage::discover_staging(&walked, MAX_DIRS)).await.unwrap_or(0);
+    tracing::debug!(folders = visited, seconds = started.elapsed().as_secs_f64(), "looked for interrupted uploads");
+    loop {
+        let ctx = shared.current();
+        let keep = ctx.config.keep_partial_uploads;
+        // The folders of the accounts as configured now (a reload may add some).
+        let roots = ctx.auth.folders();
+        let swept =
+            tokio::task::spawn_blocking(move || crate::storage::sweep_staging(keep, &roots)).await.unwrap_or_default();
+        for (folder, bytes) in &swept.removed {
+            ctx.quotas.released(folder, *bytes).await;
+        }
+        let every = (keep / 4).clamp(Duration::from_secs(1), Duration::from_secs(600));
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
 /// `EAFNOSUPPORT` on Linux: the kernel was built or booted without IPv6.
 const fn libc_eafnosupport() -> i32 {
     97
@@ -281,6 +312,7 @@ impl Server {
                 }
             });
         }
+        tracker.spawn(sweep_staged_uploads(Arc::clone(&self.shared)));
         self.shared.shutdown.cancelled().await;
         info!("shutting down: no new sessions; waiting for open sessions to close");
         tracker.close();

@@ -163,6 +163,10 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[async_trait]
 impl Authenticator for StaticAuthenticator {
+    fn folders(&self) -> Vec<std::path::PathBuf> {
+        self.storage.folders()
+    }
+
     async fn authenticate(&self, c: &Credentials, _checks: &PasswordChecks) -> Result<Account, AuthError> {
         if let Some((_, bound)) = self.certificates.iter().find(|(n, _)| n == &c.user) {
             let presented = c.client_certificate.as_deref().map(normalize_fingerprint);

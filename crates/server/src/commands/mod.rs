@@ -58,6 +58,7 @@ mod stou;
 mod stru;
 mod syst;
 mod r#type;
+mod upload;
 mod user;
 
 /// What a handler did.

@@ -1,4 +1,8 @@
 //! `SITE` (RFC 959 §4.1.3): `SITE HELP` and `SITE CHMOD mode path`.
+//!
+//! `CHMOD` needs its own right (`chmod`; anonymous accounts never have it),
+//! never sets the setuid, setgid or sticky bits, and never applies to the
+//! root of the user's tree or to a mounted folder.
 
 use super::HandlerResult;
 use crate::auth::Right;
@@ -26,7 +30,21 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
                 ));
             };
             let path = s.resolve(path)?;
-            s.require(Right::Write, &path)?;
+            s.require(Right::Chmod, &path)?;
+            if mode & 0o7000 != 0 {
+                return Err(CommandError::reply(
+                    ReplyCode::FILE_UNAVAILABLE,
+                    format!(
+                        "SITE CHMOD {mode:04o}: the setuid, setgid and sticky bits cannot be set; use a mode up to 0777."
+                    ),
+                ));
+            }
+            if path.is_root() || s.account()?.policy.mounts.contains(&path) {
+                return Err(CommandError::reply(
+                    ReplyCode::FILE_UNAVAILABLE,
+                    format!("{path} is the root of a mounted folder; its permissions cannot be changed."),
+                ));
+            }
             s.storage()?.set_mode(&path, mode).await?;
             Ok(Reply::new(ReplyCode::OK, format!("SITE CHMOD {mode:04o} {path} ok.")).into())
         }

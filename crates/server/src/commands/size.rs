@@ -1,9 +1,15 @@
 //! `SIZE` (RFC 3659 §4): the number of octets a `RETR` would send in the current
 //! TYPE. In TYPE A that is counted by reading the file, for files up to a limit.
+//!
+//! In TYPE I, a name the client has an interrupted upload of answers that
+//! upload's size, even where a complete file of the name exists: resuming
+//! clients (curl, lftp, FileZilla) ask `SIZE` to learn where to continue.
+//! Nobody else sees interrupted uploads.
 
 use super::HandlerResult;
 use crate::error::{CommandError, StorageError};
 use crate::session::{Session, TransferType};
+use crate::storage::UploadState;
 use ferroftp_proto::ascii::Encoder;
 use ferroftp_proto::{Reply, ReplyCode};
 
@@ -13,6 +19,11 @@ const ASCII_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     let storage = s.storage()?;
+    if s.transfer_type == TransferType::Binary
+        && let Ok(UploadState { partial: Some(size), .. }) = storage.upload_state(&path, &s.upload_owner()?).await
+    {
+        return Ok(Reply::new(ReplyCode::FILE_STATUS, size.to_string()).into());
+    }
     let meta = s.file_metadata(&path).await?;
     let size = match s.transfer_type {
         TransferType::Binary => meta.size,

@@ -2,11 +2,10 @@
 //! is sent in the 150 reply as `FILE: name` (RFC 1123 §4.1.2.9).
 
 use super::HandlerResult;
-use crate::auth::Right;
-use crate::data::Job;
+use super::upload;
 use crate::error::CommandError;
-use crate::session::{Session, TransferType};
-use crate::storage::WriteMode;
+use crate::session::Session;
+use crate::storage::UploadStart;
 use ferroftp_proto::ReplyCode;
 
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
@@ -26,11 +25,8 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
         }
     }
     let path = chosen.ok_or_else(|| CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, "Cannot find a unique name."))?;
-    s.require(Right::Write, &path)?;
-    let quota = s.quota_charge(&path, false, None).await?;
-    let upload = storage.write(&path, WriteMode::CreateNew).await?;
-    let ascii = s.transfer_type == TransferType::Ascii;
     let name = path.file_name().unwrap_or_default().to_string();
     let done = format!("Transfer complete ({{bytes}} bytes); stored as {name}.");
-    s.start_transfer(Job::Receive { upload, ascii, quota }, "STOU", &path, format!("FILE: {name}"), done)
+    // Never replaces: if the name is taken before the upload ends, 553.
+    upload::start(s, "STOU", &path, UploadStart::New, false, format!("FILE: {name}"), done).await
 }

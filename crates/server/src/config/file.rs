@@ -49,6 +49,14 @@ pub struct ServerSection {
     pub data_timeout: Option<Period>,
     pub login_timeout: Option<Period>,
     pub stall_timeout: Option<Period>,
+    /// Slowest transfer allowed, over `min_rate_window`.
+    pub min_transfer_rate: Option<Rate>,
+    /// Network waiting time over which `min_transfer_rate` is measured; 0: off.
+    pub min_rate_window: Option<Period>,
+    /// How long an interrupted upload stays staged for its uploader; 0: discarded at once.
+    pub keep_partial_uploads: Option<Period>,
+    /// Flush uploads to disk before `226`.
+    pub sync_uploads: Option<bool>,
     #[serde(default)]
     pub allow: Vec<Cidr>,
     #[serde(default)]

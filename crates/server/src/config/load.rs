@@ -399,7 +399,7 @@ fn server_config(b: &mut Builder<'_>, file: &ConfigFile) -> ServerConfig {
         }
     }
     config.max_connections = s.max_connections;
-    config.max_connections_per_ip = s.max_connections_per_ip;
+    config.max_connections_per_ip = s.max_connections_per_ip.or(config.max_connections_per_ip);
     if let Some(t) = s.idle_timeout {
         config.idle_timeout = t.0.max(std::time::Duration::from_secs(1));
     }
@@ -411,6 +411,18 @@ fn server_config(b: &mut Builder<'_>, file: &ConfigFile) -> ServerConfig {
     }
     if let Some(t) = s.stall_timeout {
         config.stall_timeout = t.0.max(std::time::Duration::from_secs(1));
+    }
+    if let Some(r) = s.min_transfer_rate {
+        config.min_transfer_rate = r.0;
+    }
+    if let Some(w) = s.min_rate_window {
+        config.min_rate_window = w.0;
+    }
+    if let Some(k) = s.keep_partial_uploads {
+        config.keep_partial_uploads = k.0;
+    }
+    if let Some(sync) = s.sync_uploads {
+        config.sync_uploads = sync;
     }
     let l = &file.login;
     let login = &mut config.login;

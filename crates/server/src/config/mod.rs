@@ -20,6 +20,12 @@ use crate::auth::IpFilter;
 use crate::limits::LoginPolicy;
 use crate::tls::TlsSettings;
 
+/// Sessions one address may have open unless `server.max_connections_per_ip`
+/// says otherwise: enough for parallel clients (lftp, rclone and FileZilla
+/// open up to 10 or so) and a few users behind one NAT, not enough for one
+/// address to take every descriptor of the server.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 64;
+
 /// Everything the engine needs to know that is not an account.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -56,6 +62,19 @@ pub struct ServerConfig {
     pub login_timeout: Duration,
     /// A transfer that moves no byte for this long is abandoned (`426`).
     pub stall_timeout: Duration,
+    /// A transfer that moves fewer than `min_transfer_rate` bytes per second,
+    /// counted over this much time spent waiting for the network, is
+    /// abandoned (`426`); zero turns the check off. Time spent waiting for a
+    /// speed limit does not count.
+    pub min_rate_window: Duration,
+    /// Bytes per second a transfer must at least move (see `min_rate_window`).
+    pub min_transfer_rate: u64,
+    /// How long what arrived of an interrupted upload stays staged for its
+    /// uploader to continue; zero discards it at once.
+    pub keep_partial_uploads: Duration,
+    /// Uploads are on disk (fdatasync of the file, fsync of its folder)
+    /// before `226` is sent.
+    pub sync_uploads: bool,
     /// Failed-login delays and bans (RFC 2577 §4).
     pub login: LoginPolicy,
     /// How long a passive listener waits for the client, and an active
@@ -76,7 +95,7 @@ impl Default for ServerConfig {
             banner: "ferroftp ready".to_string(),
             directory_message: None,
             max_connections: None,
-            max_connections_per_ip: None,
+            max_connections_per_ip: Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
             ip_filter: IpFilter::default(),
             download_limit: None,
             upload_limit: None,
@@ -85,6 +104,10 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(300),
             login_timeout: Duration::from_secs(60),
             stall_timeout: Duration::from_secs(120),
+            min_rate_window: Duration::from_secs(60),
+            min_transfer_rate: 1024,
+            keep_partial_uploads: Duration::from_secs(24 * 3600),
+            sync_uploads: true,
             login: LoginPolicy::default(),
             data_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),

@@ -19,11 +19,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 /// Bytes moved per read/write on file transfers.
 const CHUNK: usize = 256 * 1024;
-/// Bytes gathered from the network before each write to storage.
+/// Bytes gathered from the network before each write to storage: an upload
+/// starts with the small size and doubles it each time a block fills, up to
+/// the large one. Small and slow uploads (most of a busy server's) never
+/// hold more than the small buffers; fast ones reach the large size within a
+/// few blocks.
+const RECEIVE_FIRST: usize = 64 * 1024;
 const RECEIVE_CHUNK: usize = 1024 * 1024;
 /// Listing bytes gathered before a write.
 const LIST_FLUSH: usize = 64 * 1024;
@@ -44,6 +50,12 @@ pub(crate) enum Job {
 pub(crate) enum DataEvent {
     /// The data connection is open; the transfer is starting.
     Opened,
+    /// An upload's data connection ended and the data is flushed: the
+    /// session answers whether the client is still there (its control
+    /// connection open, or closed only after `QUIT`). A client killed
+    /// mid-upload closes both connections, and the end of the data
+    /// connection then only looks like the end of the file.
+    Received(oneshot::Sender<bool>),
     /// The transfer ended: bytes moved, or why it failed.
     Done(Result<u64, TransferError>),
 }
@@ -62,6 +74,13 @@ pub(crate) enum TransferError {
     /// The upload reached its quota (the text says which).
     #[error("{0}")]
     Quota(String),
+    /// The client closed its control connection before the upload ended:
+    /// the data connection's end was not the end of the file.
+    #[error("the client's control connection closed before the upload ended")]
+    ClientGone,
+    /// Fewer than the minimum bytes per second over the window.
+    #[error("transfer slower than {rate} bytes/s over {window:?}")]
+    TooSlow { rate: u64, window: Duration },
 }
 
 impl TransferError {
@@ -76,6 +95,18 @@ impl TransferError {
             TransferError::Aborted => Reply::new(ReplyCode::TRANSFER_ABORTED, "Transfer aborted."),
             TransferError::Storage(e) => e.to_reply(),
             TransferError::Quota(text) => Reply::new(ReplyCode::EXCEEDED_STORAGE, text.clone()),
+            TransferError::ClientGone => Reply::new(
+                ReplyCode::TRANSFER_ABORTED,
+                "Control connection closed during the upload; the upload was not stored (what arrived is kept to resume).",
+            ),
+            TransferError::TooSlow { rate, window } => Reply::new(
+                ReplyCode::TRANSFER_ABORTED,
+                format!(
+                    "Transfer too slow: under {} per second over {} seconds; aborted.",
+                    crate::config::values::format_bytes(*rate),
+                    window.as_secs()
+                ),
+            ),
         }
     }
 }
@@ -83,7 +114,7 @@ impl TransferError {
 /// The session's side of a running transfer.
 pub(crate) struct TransferHandle {
     pub(crate) events: mpsc::Receiver<DataEvent>,
-    abort: Option<oneshot::Sender<()>>,
+    abort: CancellationToken,
     /// Bytes moved so far (for `STAT` during the transfer).
     pub(crate) progress: Arc<AtomicU64>,
 }
@@ -92,9 +123,14 @@ impl TransferHandle {
     /// Asks the transfer to stop; it answers with `Done(Err(Aborted))` unless it
     /// had already finished.
     pub(crate) fn abort(&mut self) {
-        if let Some(tx) = self.abort.take() {
-            let _ = tx.send(());
-        }
+        self.abort.cancel();
+    }
+}
+
+impl Drop for TransferHandle {
+    /// The session ended: its transfer ends too.
+    fn drop(&mut self) {
+        self.abort.cancel();
     }
 }
 
@@ -113,36 +149,88 @@ pub(crate) struct TransferParams {
     pub(crate) tls: Option<super::DataTls>,
     /// Rate limits of the user and the server.
     pub(crate) throttle: Throttle,
+    /// The slowest the transfer may go.
+    pub(crate) min_rate: MinRate,
+}
+
+/// The slowest a transfer may go: `bytes_per_second` over `window` of time
+/// spent waiting for the network (a zero window turns the check off). Time
+/// spent waiting for a speed limit does not count, so a rate-limited transfer
+/// is never too slow because of its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MinRate {
+    pub(crate) bytes_per_second: u64,
+    pub(crate) window: Duration,
+}
+
+/// Tracks a transfer's pace against its [`MinRate`].
+pub(crate) struct Pace {
+    min: MinRate,
+    /// Network waiting time and bytes moved in the current window.
+    waited: Duration,
+    moved: u64,
+}
+
+impl Pace {
+    pub(crate) fn new(min: MinRate) -> Self {
+        Pace { min, waited: Duration::ZERO, moved: 0 }
+    }
+
+    /// Records a network step that started at `started` and moved `bytes`;
+    /// fails when a whole window has passed with too few bytes moved.
+    pub(crate) fn step(&mut self, started: tokio::time::Instant, bytes: u64) -> Result<(), TransferError> {
+        if self.min.window.is_zero() || self.min.bytes_per_second == 0 {
+            return Ok(());
+        }
+        self.waited += started.elapsed();
+        self.moved += bytes;
+        if self.waited < self.min.window {
+            return Ok(());
+        }
+        let needed = self.min.bytes_per_second as f64 * self.waited.as_secs_f64();
+        if (self.moved as f64) < needed {
+            return Err(TransferError::TooSlow { rate: self.min.bytes_per_second, window: self.min.window });
+        }
+        self.waited = Duration::ZERO;
+        self.moved = 0;
+        Ok(())
+    }
 }
 
 /// Starts a transfer task.
 pub(crate) fn spawn_transfer(setup: DataSetup, job: Job, params: TransferParams) -> TransferHandle {
     let (event_tx, events) = mpsc::channel(2);
-    let (abort_tx, mut abort_rx) = oneshot::channel();
+    let abort = CancellationToken::new();
+    let aborted = abort.clone();
     let progress = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&progress);
     tokio::spawn(async move {
         let result = async {
             let stream = tokio::select! {
                 r = setup.connect(params.local_ip, params.peer_ip, params.connect_timeout) => r.map_err(TransferError::Connect)?,
-                _ = &mut abort_rx => return Err(TransferError::Aborted),
+                _ = aborted.cancelled() => return Err(TransferError::Aborted),
             };
             let _ = event_tx.send(DataEvent::Opened).await;
-            let work = async {
-                let stream = super::protect(stream, params.tls.as_ref()).await.map_err(TransferError::Connect)?;
-                run_job(stream, job, &counter, params.stall_timeout, &params.path, &params.throttle).await
+            let stream = tokio::select! {
+                r = super::protect(stream, params.tls.as_ref()) => r.map_err(TransferError::Connect)?,
+                _ = aborted.cancelled() => return Err(TransferError::Aborted),
             };
+            // An upload stops itself when aborted, so that what arrived is
+            // written and put away before the session replies; the others
+            // are simply dropped.
+            if matches!(job, Job::Receive { .. }) {
+                return run_job(stream, job, &counter, &params, &event_tx, &aborted).await;
+            }
             tokio::select! {
-                r = work => r,
-                // A dropped sender (the session ended) aborts too.
-                _ = &mut abort_rx => Err(TransferError::Aborted),
+                r = run_job(stream, job, &counter, &params, &event_tx, &aborted) => r,
+                _ = aborted.cancelled() => Err(TransferError::Aborted),
             }
         }
         .await;
         let _ = event_tx.send(DataEvent::Done(result)).await;
     }
     .in_current_span());
-    TransferHandle { events, abort: Some(abort_tx), progress }
+    TransferHandle { events, abort, progress }
 }
 
 /// Reads a download in chunks, a local file one chunk ahead of the network so
@@ -221,14 +309,29 @@ async fn stalled<T>(limit: Duration, f: impl Future<Output = io::Result<T>>) -> 
         .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "transfer stalled")))
 }
 
+/// Runs one I/O step under the stall timeout, counting it towards the pace.
+async fn net<T>(
+    stall: Duration,
+    pace: &mut Pace,
+    bytes: impl FnOnce(&T) -> u64,
+    f: impl Future<Output = io::Result<T>>,
+) -> Result<T, TransferError> {
+    let started = tokio::time::Instant::now();
+    let value = stalled(stall, f).await.map_err(TransferError::Lost)?;
+    pace.step(started, bytes(&value))?;
+    Ok(value)
+}
+
 async fn run_job(
     mut stream: DataStream,
     job: Job,
     progress: &AtomicU64,
-    stall: Duration,
-    path: &str,
-    throttle: &Throttle,
+    params: &TransferParams,
+    events: &mpsc::Sender<DataEvent>,
+    aborted: &CancellationToken,
 ) -> Result<u64, TransferError> {
+    let (stall, path, throttle) = (params.stall_timeout, params.path.as_str(), &params.throttle);
+    let mut pace = Pace::new(params.min_rate);
     let disk_error = |e: io::Error| TransferError::Storage(StorageError::io(e, path));
     match job {
         Job::Send { reader, ascii, size: _, sent } => {
@@ -236,7 +339,8 @@ async fn run_job(
             #[cfg(target_os = "linux")]
             if let (false, DataStream::Tcp(tcp), ReadStream::File { file, offset }) = (ascii, &stream, &reader) {
                 let total =
-                    super::zero_copy::send_file(tcp, file, *offset, sent, progress, stall, throttle, path).await?;
+                    super::zero_copy::send_file(tcp, file, *offset, sent, progress, stall, &mut pace, throttle, path)
+                        .await?;
                 stalled(stall, stream.shutdown()).await.map_err(TransferError::Lost)?;
                 return Ok(total);
             }
@@ -253,12 +357,12 @@ async fn run_job(
                     &chunk[..]
                 };
                 if throttle.is_unlimited() {
-                    stalled(stall, stream.write_all(out)).await.map_err(TransferError::Lost)?;
+                    net(stall, &mut pace, |_| out.len() as u64, stream.write_all(out)).await?;
                     total += out.len() as u64;
                 } else {
                     for piece in out.chunks(throttle.chunk()) {
                         throttle.take(piece.len()).await;
-                        stalled(stall, stream.write_all(piece)).await.map_err(TransferError::Lost)?;
+                        net(stall, &mut pace, |_| piece.len() as u64, stream.write_all(piece)).await?;
                         total += piece.len() as u64;
                         progress.store(total, Ordering::Relaxed);
                     }
@@ -270,66 +374,41 @@ async fn run_job(
             Ok(total)
         }
         Job::Receive { mut upload, ascii, mut quota } => {
-            // Two buffers take turns: the network fills one while storage
-            // writes the other.
-            let mut buf = vec![0u8; RECEIVE_CHUNK.min(throttle.chunk())];
-            let mut decoded = Vec::new();
-            let mut decoder = ascii::Decoder::new();
-            let mut total = 0u64;
-            loop {
-                // Gather a large block before each disk write: every write is a trip
-                // to the blocking pool, socket reads are small.
-                let mut n = 0;
-                while n < buf.len() {
-                    let got = match stalled(stall, stream.read(&mut buf[n..])).await {
-                        Ok(got) => got,
-                        // TLS closed by TCP FIN without close_notify: curl and FileZilla
-                        // end uploads this way, so it is the end of the file. A reset or
-                        // a stall is not (those are `Lost`, never 226).
-                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                            tracing::debug!("data connection closed without TLS close_notify");
-                            0
-                        }
-                        Err(e) => return Err(TransferError::Lost(e)),
-                    };
-                    if got == 0 {
-                        break;
+            let received = receive(
+                &mut stream,
+                upload.as_mut(),
+                ascii,
+                &mut quota,
+                progress,
+                (stall, &mut pace, throttle, aborted),
+                path,
+            )
+            .await;
+            let total = match received {
+                Ok(total) => total,
+                Err(e) => return Err(end_upload(upload, quota, e).await),
+            };
+            if let Err(e) = upload.flush().await {
+                return Err(end_upload(upload, quota, TransferError::Storage(e)).await);
+            }
+            // The end of the data connection is the end of the file only if
+            // the client is still there to hear about it.
+            let (answer, still_there) = oneshot::channel();
+            let asked = events.send(DataEvent::Received(answer)).await.is_ok();
+            if !asked || !still_there.await.unwrap_or(false) {
+                tracing::info!(path, bytes = total, "upload not stored: the client left before its end");
+                return Err(end_upload(upload, quota, TransferError::ClientGone).await);
+            }
+            match upload.commit().await {
+                Ok(()) => {}
+                Err(e) => {
+                    // A name taken meanwhile: the upload's data is gone.
+                    if let Some(q) = quota.filter(|_| e.kind == crate::error::StorageErrorKind::NameTaken) {
+                        q.discard();
                     }
-                    throttle.take(got).await;
-                    n += got;
-                    progress.store(total + n as u64, Ordering::Relaxed);
-                }
-                if n == 0 {
-                    break;
-                }
-                total += n as u64;
-                progress.store(total, Ordering::Relaxed);
-                if ascii {
-                    // TYPE A decodes into a buffer of its own, handed over likewise.
-                    decoded.clear();
-                    decoder.decode(&buf[..n], &mut decoded);
-                    if let Some(q) = &mut quota {
-                        q.charge(decoded.len() as u64).map_err(TransferError::Quota)?;
-                    }
-                    let len = decoded.len();
-                    decoded = upload.write(std::mem::take(&mut decoded), len).await.map_err(disk_error)?;
-                } else {
-                    if let Some(q) = &mut quota {
-                        q.charge(n as u64).map_err(TransferError::Quota)?;
-                    }
-                    buf = upload.write(buf, n).await.map_err(disk_error)?;
+                    return Err(TransferError::Storage(e));
                 }
             }
-            if ascii {
-                decoded.clear();
-                decoder.finish(&mut decoded);
-                if let Some(q) = &mut quota {
-                    q.charge(decoded.len() as u64).map_err(TransferError::Quota)?;
-                }
-                let len = decoded.len();
-                upload.write(decoded, len).await.map_err(disk_error)?;
-            }
-            upload.commit().await.map_err(TransferError::Storage)?;
             if let Some(q) = quota {
                 q.commit();
             }
@@ -349,7 +428,7 @@ async fn run_job(
                 }
                 format.write_line(&entry, now, &mut out);
                 if out.len() >= LIST_FLUSH {
-                    stalled(stall, stream.write_all(&out)).await.map_err(TransferError::Lost)?;
+                    net(stall, &mut pace, |_| out.len() as u64, stream.write_all(&out)).await?;
                     total += out.len() as u64;
                     progress.store(total, Ordering::Relaxed);
                     out.clear();
@@ -361,4 +440,131 @@ async fn run_job(
             Ok(total)
         }
     }
+}
+
+/// Receives an upload into `upload` until the client closes the data
+/// connection; returns the bytes received. On a failure, what was received
+/// before it is written first (so an interrupted upload keeps it).
+async fn receive(
+    stream: &mut DataStream,
+    upload: &mut dyn Upload,
+    ascii: bool,
+    quota: &mut Option<QuotaCharge>,
+    progress: &AtomicU64,
+    (stall, pace, throttle, aborted): (Duration, &mut Pace, &Throttle, &CancellationToken),
+    path: &str,
+) -> Result<u64, TransferError> {
+    let disk_error = |e: io::Error| TransferError::Storage(StorageError::io(e, path));
+    let largest = RECEIVE_CHUNK.min(throttle.chunk()).max(RECEIVE_FIRST.min(throttle.chunk()));
+    let mut size = RECEIVE_FIRST.min(largest);
+    // Two buffers take turns: the network fills one while storage writes the other.
+    let mut buf = vec![0u8; size];
+    let mut decoded = Vec::new();
+    let mut decoder = ascii::Decoder::new();
+    let mut total = 0u64;
+    loop {
+        // Gather a block before each disk write: every write is a trip to the
+        // blocking pool, socket reads are small.
+        let mut n = 0;
+        let mut failure = None;
+        while n < buf.len() {
+            let started = tokio::time::Instant::now();
+            let read = tokio::select! {
+                r = stalled(stall, stream.read(&mut buf[n..])) => r,
+                _ = aborted.cancelled() => {
+                    failure = Some(TransferError::Aborted);
+                    break;
+                }
+            };
+            let got = match read {
+                Ok(got) => got,
+                // TLS closed by TCP FIN without close_notify: curl and FileZilla
+                // end uploads this way, so it is the end of the file. A reset or
+                // a stall is not (those are `Lost`, never 226).
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    tracing::debug!("data connection closed without TLS close_notify");
+                    0
+                }
+                Err(e) => {
+                    failure = Some(TransferError::Lost(e));
+                    break;
+                }
+            };
+            if let Err(e) = pace.step(started, got as u64) {
+                failure = Some(e);
+                n += got;
+                break;
+            }
+            if got == 0 {
+                break;
+            }
+            n += got;
+            tokio::select! {
+                () = throttle.take(got) => {}
+                _ = aborted.cancelled() => {
+                    failure = Some(TransferError::Aborted);
+                    break;
+                }
+            }
+            progress.store(total + n as u64, Ordering::Relaxed);
+        }
+        if n == 0 {
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            break;
+        }
+        let filled = n == buf.len();
+        total += n as u64;
+        progress.store(total, Ordering::Relaxed);
+        if ascii {
+            // TYPE A decodes into a buffer of its own, handed over likewise.
+            decoded.clear();
+            decoder.decode(&buf[..n], &mut decoded);
+            if let Some(q) = quota {
+                q.charge(decoded.len() as u64).map_err(TransferError::Quota)?;
+            }
+            let len = decoded.len();
+            decoded = upload.write(std::mem::take(&mut decoded), len).await.map_err(disk_error)?;
+        } else {
+            if let Some(q) = quota {
+                q.charge(n as u64).map_err(TransferError::Quota)?;
+            }
+            buf = upload.write(buf, n).await.map_err(disk_error)?;
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        // A block that filled up: the data comes fast, take more at a time.
+        if filled && size < largest {
+            size = (size * 2).min(largest);
+        }
+        if buf.len() != size {
+            buf.resize(size, 0);
+        }
+    }
+    if ascii {
+        decoded.clear();
+        decoder.finish(&mut decoded);
+        if let Some(q) = quota {
+            q.charge(decoded.len() as u64).map_err(TransferError::Quota)?;
+        }
+        let len = decoded.len();
+        upload.write(decoded, len).await.map_err(disk_error)?;
+    }
+    Ok(total)
+}
+
+/// Ends an upload that failed with `error`: what arrived stays staged for
+/// its owner (unless the failure was the quota's), and the quota counts
+/// exactly what stays. Returns the error.
+async fn end_upload(upload: Box<dyn Upload>, quota: Option<QuotaCharge>, error: TransferError) -> TransferError {
+    let keep = !matches!(error, TransferError::Quota(_));
+    let kept = upload.abort(keep).await;
+    if let Some(q) = quota
+        && !kept
+    {
+        q.discard();
+    }
+    error
 }

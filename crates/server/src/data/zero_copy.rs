@@ -9,7 +9,7 @@
 //! those reads are sequential and the kernel's readahead keeps them short.
 
 use super::DataSetup;
-use super::transfer::{Job, TransferError};
+use super::transfer::{Job, Pace, TransferError};
 use crate::error::StorageError;
 use crate::limits::Throttle;
 use crate::storage::ReadStream;
@@ -35,12 +35,14 @@ pub(super) async fn send_file(
     sent: u64,
     progress: &AtomicU64,
     stall: Duration,
+    pace: &mut Pace,
     throttle: &Throttle,
     path: &str,
 ) -> Result<u64, TransferError> {
     let mut total = sent;
     loop {
         let count = if throttle.is_unlimited() { MAX_CALL } else { throttle.chunk() };
+        let started = tokio::time::Instant::now();
         let sent = tokio::time::timeout(stall, async {
             loop {
                 tcp.writable().await?;
@@ -63,6 +65,7 @@ pub(super) async fn send_file(
                 TransferError::Lost(e)
             }
         })?;
+        pace.step(started, sent as u64)?;
         if sent == 0 {
             return Ok(total);
         }
@@ -149,6 +152,7 @@ mod tests {
             path: "/f.bin".into(),
             tls: None,
             throttle: Throttle::default(),
+            min_rate: crate::data::MinRate { bytes_per_second: 1024, window: Duration::from_secs(60) },
         }
     }
 

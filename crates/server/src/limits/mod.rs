@@ -11,5 +11,5 @@ pub use autoban::{Attempt, Ban, BanTarget, Failure, LoginGuard, LoginPolicy, Ref
 pub use connections::{Connections, Refusal, Slot, UserSlot};
 pub use files::set_open_files;
 pub(crate) use files::{Reserve, is_exhaustion};
-pub use quota::{QuotaCharge, QuotaLimits, QuotaUsage, Quotas};
+pub use quota::{QuotaCharge, QuotaLimits, QuotaPlan, QuotaUsage, Quotas};
 pub use rate::{Direction, RateLimit, Throttle, UserRates};

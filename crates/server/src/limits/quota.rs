@@ -25,6 +25,8 @@ struct Used {
 #[derive(Debug)]
 pub struct QuotaUsage {
     owner: String,
+    /// The real folders it counts.
+    roots: Vec<PathBuf>,
     limits: Mutex<QuotaLimits>,
     used: Mutex<Used>,
 }
@@ -92,46 +94,44 @@ impl QuotaUsage {
     }
 }
 
+/// What an upload does to a quota's count, decided before it starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaPlan {
+    /// Bytes counted already that the upload gives up at its start (an
+    /// interrupted upload it discards or cuts short).
+    pub releases: u64,
+    /// Bytes the upload adds at its start (what it copies from the file it
+    /// restarts below the end of).
+    pub adds: u64,
+    /// Size of the file the committed upload replaces.
+    pub replaces: u64,
+    /// The committed upload is a file more.
+    pub new_file: bool,
+    /// What arrived stays (staged, or appended in place) if the upload is
+    /// interrupted, and so stays counted.
+    pub keeps_partial: bool,
+}
+
 /// What one upload has counted against a quota. Dropped without
-/// [`commit`](QuotaCharge::commit), it gives back what the discarded upload
-/// had counted (unless the upload writes in place and keeps its data).
+/// [`commit`](QuotaCharge::commit), it gives back what the upload counted
+/// unless the upload keeps its data ([`QuotaPlan::keeps_partial`], and no
+/// [`discard`](QuotaCharge::discard)).
 #[derive(Debug)]
 pub struct QuotaCharge {
     usage: Arc<QuotaUsage>,
+    plan: QuotaPlan,
     counted: u64,
-    /// Size of the file a committed upload replaces.
-    replaces: u64,
-    new_file: bool,
-    /// The upload writes in place (APPE, REST+STOR): its data stays on failure.
-    keeps_partial: bool,
-    committed: bool,
+    done: bool,
 }
 
 impl QuotaCharge {
-    /// Starts counting an upload. `existing` is the size of the file already
-    /// there; `cut_at` the offset a resumed upload truncates it to.
-    pub fn start(
-        usage: Arc<QuotaUsage>,
-        existing: Option<u64>,
-        in_place: bool,
-        cut_at: Option<u64>,
-    ) -> Result<QuotaCharge, String> {
-        let new_file = existing.is_none();
-        usage.check_start(new_file)?;
-        if let (Some(size), Some(offset)) = (existing, cut_at) {
-            usage.refund(size.saturating_sub(offset));
-        }
-        if in_place && new_file {
-            usage.added_file();
-        }
-        Ok(QuotaCharge {
-            replaces: if in_place { 0 } else { existing.unwrap_or(0) },
-            new_file: new_file && !in_place,
-            keeps_partial: in_place,
-            usage,
-            counted: 0,
-            committed: false,
-        })
+    /// Starts counting an upload; refuses when nothing more fits.
+    pub fn start(usage: Arc<QuotaUsage>, plan: QuotaPlan) -> Result<QuotaCharge, String> {
+        usage.check_start(plan.new_file)?;
+        usage.refund(plan.releases);
+        let mut charge = QuotaCharge { usage, plan, counted: 0, done: false };
+        charge.charge(plan.adds)?;
+        Ok(charge)
     }
 
     /// Counts `bytes` about to be written; refuses past the limit.
@@ -143,17 +143,23 @@ impl QuotaCharge {
 
     /// The upload is complete and in place.
     pub fn commit(mut self) {
-        self.committed = true;
-        self.usage.refund(self.replaces);
-        if self.new_file {
+        self.done = true;
+        self.usage.refund(self.plan.replaces);
+        if self.plan.new_file {
             self.usage.added_file();
         }
+    }
+
+    /// The upload's data is gone (discarded): what it counted is given back.
+    pub fn discard(mut self) {
+        self.done = true;
+        self.usage.refund(self.counted);
     }
 }
 
 impl Drop for QuotaCharge {
     fn drop(&mut self) {
-        if !self.committed && !self.keeps_partial {
+        if !self.done && !self.plan.keeps_partial {
             self.usage.refund(self.counted);
         }
     }
@@ -175,16 +181,36 @@ impl Quotas {
             *existing.limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
             return existing;
         }
-        let used = tokio::task::spawn_blocking(move || measure(&roots)).await.unwrap_or_default();
+        let walked = roots.clone();
+        let used = tokio::task::spawn_blocking(move || measure(&walked)).await.unwrap_or_default();
         tracing::info!(owner, bytes = used.bytes, files = used.files, "quota usage measured");
-        let usage =
-            Arc::new(QuotaUsage { owner: owner.to_string(), limits: Mutex::new(limits), used: Mutex::new(used) });
+        let usage = Arc::new(QuotaUsage {
+            owner: owner.to_string(),
+            roots,
+            limits: Mutex::new(limits),
+            used: Mutex::new(used),
+        });
         map.insert(owner.to_string(), Arc::downgrade(&usage));
         usage
     }
 }
 
-/// Bytes and files beneath `roots`, symlinks not followed, each directory once.
+impl Quotas {
+    /// `bytes` staged in `folder` (a real path) were removed by the sweeper of
+    /// interrupted uploads: every quota counting that folder gives them back.
+    pub async fn released(&self, folder: &std::path::Path, bytes: u64) {
+        let map = self.map.lock().await;
+        for usage in map.values().filter_map(Weak::upgrade) {
+            if usage.roots.iter().any(|r| folder.starts_with(r)) {
+                usage.refund(bytes);
+            }
+        }
+    }
+}
+
+/// Bytes and files beneath `roots`, symlinks not followed, each directory
+/// once. Interrupted uploads staged for their owners count their bytes (they
+/// take the space) but are no files yet.
 fn measure(roots: &[PathBuf]) -> Used {
     let mut used = Used::default();
     let mut seen = std::collections::HashSet::new();
@@ -195,11 +221,14 @@ fn measure(roots: &[PathBuf]) -> Used {
             continue;
         }
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let staging = dir.file_name().is_some_and(|n| n == crate::storage::STAGING_DIR);
         for entry in entries.flatten() {
             let Ok(m) = entry.metadata() else { continue };
-            if m.is_dir() {
+            if m.is_dir() && !staging {
                 stack.push(entry.path());
-            } else if m.is_file() && !entry.file_name().to_string_lossy().starts_with(".ferroftp-upload-") {
+            } else if m.is_file() && staging {
+                used.bytes += m.len();
+            } else if m.is_file() && !entry.file_name().to_string_lossy().starts_with(crate::storage::RESERVED_PREFIX) {
                 used.bytes += m.len();
                 used.files += 1;
             }
@@ -215,44 +244,75 @@ mod tests {
     fn usage(max_bytes: Option<u64>, max_files: Option<u64>, bytes: u64, files: u64) -> Arc<QuotaUsage> {
         Arc::new(QuotaUsage {
             owner: "user:u".into(),
+            roots: vec![PathBuf::from("/srv/u")],
             limits: Mutex::new((max_bytes, max_files)),
             used: Mutex::new(Used { bytes, files }),
         })
     }
 
+    fn plan(new_file: bool, replaces: u64, keeps_partial: bool) -> QuotaPlan {
+        QuotaPlan { new_file, replaces, keeps_partial, ..QuotaPlan::default() }
+    }
+
     #[test]
     fn uploads_count_and_discarded_ones_give_back() {
         let u = usage(Some(100), Some(3), 10, 1);
-        let mut c = QuotaCharge::start(Arc::clone(&u), None, false, None).unwrap();
+        let mut c = QuotaCharge::start(Arc::clone(&u), plan(true, 0, false)).unwrap();
         c.charge(60).unwrap();
         assert!(c.charge(31).unwrap_err().contains("70 B of 100 B used"));
         drop(c);
         assert_eq!(u.usage(), (10, 1), "a discarded upload gives its bytes back");
-        let mut c = QuotaCharge::start(Arc::clone(&u), None, false, None).unwrap();
+        let mut c = QuotaCharge::start(Arc::clone(&u), plan(true, 0, false)).unwrap();
         c.charge(50).unwrap();
         c.commit();
         assert_eq!(u.usage(), (60, 2));
         // Replacing a 50-byte file with 20 bytes.
-        let mut c = QuotaCharge::start(Arc::clone(&u), Some(50), false, None).unwrap();
+        let mut c = QuotaCharge::start(Arc::clone(&u), plan(false, 50, false)).unwrap();
         c.charge(20).unwrap();
         c.commit();
         assert_eq!(u.usage(), (30, 2));
-        // An append that fails keeps what it wrote.
-        let mut c = QuotaCharge::start(Arc::clone(&u), Some(20), true, None).unwrap();
+        // An append (or a staged upload) that is interrupted keeps what it wrote...
+        let mut c = QuotaCharge::start(Arc::clone(&u), plan(false, 0, true)).unwrap();
         c.charge(5).unwrap();
         drop(c);
         assert_eq!(u.usage(), (35, 2));
-        u.removed(25);
-        assert_eq!(u.usage(), (10, 1));
+        // ...unless its data is discarded.
+        let mut c = QuotaCharge::start(Arc::clone(&u), plan(true, 0, true)).unwrap();
+        c.charge(7).unwrap();
+        c.discard();
+        assert_eq!(u.usage(), (35, 2));
+        // Continuing 5 staged bytes from byte 2: 3 go back at the start.
+        let c = QuotaCharge::start(Arc::clone(&u), QuotaPlan { releases: 3, ..plan(true, 0, true) }).unwrap();
+        c.commit();
+        assert_eq!(u.usage(), (32, 3));
+        u.removed(22);
+        assert_eq!(u.usage(), (10, 2));
+        // A restart below the end of a 10-byte file copies 4 bytes first.
+        let c = QuotaCharge::start(Arc::clone(&u), QuotaPlan { adds: 4, ..plan(false, 10, true) }).unwrap();
+        c.commit();
+        assert_eq!(u.usage(), (4, 2));
     }
 
     #[test]
     fn full_quotas_refuse_to_start() {
         let u = usage(None, Some(2), 0, 2);
-        assert!(QuotaCharge::start(Arc::clone(&u), None, false, None).unwrap_err().contains("2 of 2 files"));
-        assert!(QuotaCharge::start(Arc::clone(&u), Some(5), false, None).is_ok(), "replacing adds no file");
+        assert!(QuotaCharge::start(Arc::clone(&u), plan(true, 0, false)).unwrap_err().contains("2 of 2 files"));
+        assert!(QuotaCharge::start(Arc::clone(&u), plan(false, 5, false)).is_ok(), "replacing adds no file");
         let u = usage(Some(10), None, 10, 0);
-        assert!(QuotaCharge::start(u, Some(5), false, None).is_err());
+        assert!(QuotaCharge::start(u, plan(false, 5, false)).is_err());
+    }
+
+    #[tokio::test]
+    async fn expired_staged_uploads_are_given_back() {
+        let quotas = Quotas::default();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), [0u8; 10]).unwrap();
+        let u = quotas.get("user:u", (None, None), vec![dir.path().to_path_buf()]).await;
+        assert_eq!(u.usage(), (10, 1));
+        u.charge(6).unwrap();
+        quotas.released(&dir.path().join("sub"), 6).await;
+        quotas.released(std::path::Path::new("/elsewhere"), 100).await;
+        assert_eq!(u.usage(), (10, 1));
     }
 
     #[test]
@@ -262,8 +322,10 @@ mod tests {
         std::fs::write(dir.path().join("a/b/f"), [0u8; 100]).unwrap();
         std::fs::write(dir.path().join("g"), [0u8; 11]).unwrap();
         std::fs::write(dir.path().join(".ferroftp-upload-x"), [0u8; 50]).unwrap();
+        std::fs::create_dir(dir.path().join("a/.ferroftp-staging")).unwrap();
+        std::fs::write(dir.path().join("a/.ferroftp-staging/0123"), [0u8; 7]).unwrap();
         std::os::unix::fs::symlink("/usr", dir.path().join("link")).unwrap();
         let roots = vec![dir.path().to_path_buf(), dir.path().join("a")];
-        assert_eq!(measure(&roots), Used { bytes: 111, files: 2 });
+        assert_eq!(measure(&roots), Used { bytes: 118, files: 2 }, "staged bytes count, as no file");
     }
 }

@@ -191,6 +191,35 @@ impl ControlReader {
     }
 }
 
+impl ControlReader {
+    /// Without waiting: true if the client has closed the control connection
+    /// (or it failed), unless it sent `QUIT` before closing. What is read
+    /// meanwhile stays for [`next_line`](Self::next_line).
+    pub(crate) fn client_gone(&mut self) -> bool {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        // Bounded: a client sending while this runs is there.
+        for _ in 0..16 {
+            if self.eof {
+                break;
+            }
+            let Some(side) = self.side.as_mut() else { return true };
+            let mut buf = ReadBuf::new(&mut self.buf);
+            match Pin::new(side).poll_read(&mut cx, &mut buf) {
+                Poll::Pending => return false,
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => self.eof = true,
+                Poll::Ready(Ok(())) => {
+                    let n = buf.filled().len();
+                    self.decoder.push(&self.buf[..n]);
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => self.eof = true,
+                Poll::Ready(Err(_)) => return true,
+            }
+        }
+        self.eof && !self.decoder.holds_line(|l| ferroftp_proto::Command::parse(l).is_ok_and(|c| c.verb == "QUIT"))
+    }
+}
+
 /// Writes replies, each in a single write so a reply is one TCP segment (or TLS
 /// record) where it fits.
 pub(crate) struct ControlWriter {

@@ -17,13 +17,13 @@ use crate::auth::{Account, Authenticator, PasswordChecks, Right};
 use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
 use crate::data::{
-    DataEvent, DataSetup, DataTls, Job, PublicAddress, TransferError, TransferHandle, TransferParams, bind_passive,
-    spawn_transfer,
+    DataEvent, DataSetup, DataTls, Job, MinRate, PublicAddress, TransferError, TransferHandle, TransferParams,
+    bind_passive, spawn_transfer,
 };
 use crate::error::{CommandError, StorageError, StorageErrorKind};
 use crate::limits::{
-    Connections, Direction, LoginGuard, QuotaCharge, QuotaUsage, Quotas, RateLimit, Refusal, Throttle, UserRates,
-    UserSlot,
+    Connections, Direction, LoginGuard, QuotaCharge, QuotaPlan, QuotaUsage, Quotas, RateLimit, Refusal, Throttle,
+    UserRates, UserSlot,
 };
 use crate::storage::{Metadata, NameProblem, Storage, VirtualPath, check_new_name, check_path};
 use crate::tls::{SessionTls, TlsContext};
@@ -42,6 +42,9 @@ use tracing::{Instrument, debug, info};
 
 /// Commands accepted while a transfer runs and held until it ends.
 const MAX_QUEUED: usize = 32;
+
+/// Files a session remembers having stored (for `MFMT`).
+const STORED_REMEMBERED: usize = 256;
 
 /// What every session shares.
 pub(crate) struct ServerContext {
@@ -126,6 +129,8 @@ pub(crate) struct Running {
     started: Instant,
     /// ABOR arrived; after the transfer's own reply, ABOR gets its 226.
     abort_requested: bool,
+    /// An upload that stores a whole file (remembered for `MFMT` when it ends well).
+    stores: bool,
 }
 
 /// One client's session.
@@ -168,6 +173,9 @@ pub(crate) struct Session {
     pub(crate) user_slot: Option<UserSlot>,
     /// The logged-in user's storage quota.
     pub(crate) quota: Option<Arc<QuotaUsage>>,
+    /// Files this session stored (path and identity), most recent last, for
+    /// `MFMT` by users who may not change other files.
+    stored: VecDeque<(VirtualPath, String)>,
     transfer: Option<Running>,
     queued: VecDeque<Result<Vec<u8>, LineError>>,
     /// The session ends after the current reply.
@@ -284,20 +292,42 @@ impl Session {
 
     /// Starts counting an upload to `path` against its quota; refuses with 552
     /// when nothing more fits.
-    pub(crate) async fn quota_charge(
+    pub(crate) fn quota_charge(
         &self,
         path: &VirtualPath,
-        in_place: bool,
-        cut_at: Option<u64>,
+        plan: QuotaPlan,
     ) -> Result<Option<QuotaCharge>, CommandError> {
         let Some(usage) = self.quota_at(path) else { return Ok(None) };
-        let existing = match self.storage()?.symlink_metadata(path).await {
-            Ok(m) if m.kind == FileKind::File => Some(m.size),
-            _ => None,
-        };
-        QuotaCharge::start(usage, existing, in_place, cut_at)
-            .map(Some)
-            .map_err(|text| CommandError::reply(ReplyCode::EXCEEDED_STORAGE, text))
+        QuotaCharge::start(usage, plan).map(Some).map_err(|text| CommandError::reply(ReplyCode::EXCEEDED_STORAGE, text))
+    }
+
+    /// True if the account has `right` at `path`.
+    pub(crate) fn has(&self, right: Right, path: &VirtualPath) -> bool {
+        self.account().is_ok_and(|a| right.granted_by(&a.rights.at(path)))
+    }
+
+    /// Whose interrupted uploads this session continues: the account's, and
+    /// for the anonymous account (shared by everyone) the client address's too.
+    pub(crate) fn upload_owner(&self) -> Result<String, CommandError> {
+        let account = self.account()?;
+        Ok(if account.anonymous {
+            format!("{}@{}", account.name, self.peer.ip().to_canonical())
+        } else {
+            account.name.clone()
+        })
+    }
+
+    /// Marks the running upload as one that stores a whole file, so that this
+    /// session may set its time afterwards (`MFMT`).
+    pub(crate) fn mark_stored(&mut self, _path: &VirtualPath) {
+        if let Some(t) = &mut self.transfer {
+            t.stores = true;
+        }
+    }
+
+    /// True if this session stored the file now at `path` (`meta`).
+    pub(crate) fn stored_here(&self, path: &VirtualPath, meta: &Metadata) -> bool {
+        self.stored.iter().any(|(p, unique)| p == path && *unique == meta.unique)
     }
 
     /// The rate limits a transfer obeys: the user's (shared by all their
@@ -382,6 +412,10 @@ impl Session {
             path: path.to_string(),
             tls,
             throttle,
+            min_rate: MinRate {
+                bytes_per_second: self.ctx.config.min_transfer_rate,
+                window: self.ctx.config.min_rate_window,
+            },
         };
         let handle = spawn_transfer(setup, job, params);
         self.transfer = Some(Running {
@@ -392,6 +426,7 @@ impl Session {
             path: path.to_string(),
             started: Instant::now(),
             abort_requested: false,
+            stores: false,
         });
         Ok(Outcome::Transfer)
     }
@@ -402,6 +437,7 @@ impl Session {
         self.login = Login::None;
         self.user_slot = None;
         self.quota = None;
+        self.stored.clear();
         self.host = None;
         self.cwd = VirtualPath::root();
         self.transfer_type = TransferType::Ascii;
@@ -540,6 +576,11 @@ impl Session {
                 }
             }
             Some(DataEvent::Done(result)) => self.finish_transfer(result).await,
+            // Answered in the event loop, which holds the control reader.
+            Some(DataEvent::Received(answer)) => {
+                let _ = answer.send(true);
+                Ok(())
+            }
             None => {
                 self.transfer = None;
                 self.send(&Reply::new(ReplyCode::LOCAL_ERROR, "Transfer ended unexpectedly.")).await
@@ -552,12 +593,31 @@ impl Session {
         let Some(t) = self.transfer.take() else {
             return Ok(());
         };
+        if t.stores && result.is_ok() {
+            self.remember_stored(&t.path).await;
+        }
         let reply = self.transfer_reply(t.verb, &t.path, &t.done, t.started, &result);
         if t.abort_requested {
             self.writer.hold(&reply);
             return self.send(&Reply::new(ReplyCode::CLOSING_DATA, "ABOR successful.")).await;
         }
         self.send(&reply).await
+    }
+
+    /// Remembers a file this session stored, where the account could not
+    /// change it otherwise.
+    async fn remember_stored(&mut self, path: &str) {
+        let path = VirtualPath::root().join(path);
+        if self.has(Right::Delete, &path) {
+            return;
+        }
+        let Ok(storage) = self.storage() else { return };
+        if let Ok(meta) = storage.symlink_metadata(&path).await {
+            if self.stored.len() >= STORED_REMEMBERED {
+                self.stored.pop_front();
+            }
+            self.stored.push_back((path, meta.unique));
+        }
     }
 
     /// Logs the end of a transfer and gives its reply: 226 with `done` (its
@@ -597,6 +657,11 @@ impl Session {
 fn name_refused(name: &str, problem: NameProblem) -> CommandError {
     let shown: String = name.chars().take(64).flat_map(char::escape_debug).collect();
     CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, format!("File name not allowed: {problem} (\"{shown}\")."))
+}
+
+/// True if `line` is a `QUIT` command.
+fn is_quit(line: &[u8]) -> bool {
+    Command::parse(line).is_ok_and(|c| c.verb == "QUIT")
 }
 
 async fn next_event(t: &mut Option<Running>) -> Option<DataEvent> {
@@ -671,6 +736,7 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, addresses: A
         client_certificate,
         user_slot: None,
         quota: None,
+        stored: VecDeque::new(),
         transfer: None,
         queued: VecDeque::new(),
         closing: false,
@@ -823,6 +889,17 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
                 due.shutdown = Some(tokio::time::Instant::now() + s.ctx.config.shutdown_grace);
             }
             event = next_event(&mut s.transfer) => {
+                if let Some(DataEvent::Received(answer)) = event {
+                    // The upload is complete on disk; it is given its name only
+                    // if the client is still there (see `DataEvent::Received`).
+                    let quit_queued = s.queued.iter().any(|l| l.as_ref().is_ok_and(|l| is_quit(l)));
+                    let gone = reader.client_gone() && !quit_queued;
+                    if gone {
+                        info!("control connection closed before the end of an upload; not stored");
+                    }
+                    let _ = answer.send(!gone);
+                    continue;
+                }
                 s.on_data_event(event).await?;
                 due.idle = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
             }

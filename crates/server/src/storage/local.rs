@@ -7,7 +7,11 @@
 //! including ones created while a session runs, reach outside the root.
 //! Paths are never concatenated into strings handed to the OS.
 
-use super::{DirEntry, DirStream, Metadata, ReadStream, Storage, Upload, VirtualPath, WriteMode};
+use super::staging::{self, STAGING_DIR, is_same_file, staged_name, try_lock};
+use super::{
+    DirEntry, DirStream, Metadata, RESERVED_PREFIX, ReadStream, Storage, Upload, UploadRequest, UploadStart,
+    UploadState, VirtualPath,
+};
 use crate::error::{StorageError, StorageErrorKind};
 use async_trait::async_trait;
 use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt, PermissionsExt};
@@ -16,9 +20,6 @@ use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// Names of uploads in progress start with this; they are hidden from listings.
-const UPLOAD_PREFIX: &str = ".ferroftp-upload-";
 
 /// Entries buffered between the directory-reading thread and the transfer.
 const LIST_CHANNEL_DEPTH: usize = 256;
@@ -108,6 +109,13 @@ fn rel_path(path: &VirtualPath) -> PathBuf {
     if path.is_root() { PathBuf::from(".") } else { PathBuf::from(path.relative()) }
 }
 
+/// A path's folder and name, for calls made relative to the folder.
+fn split(path: &Path) -> io::Result<(&Path, &str)> {
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io::Error::from(io::ErrorKind::IsADirectory))?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok((parent, name))
+}
+
 fn convert(m: &cap_std::fs::Metadata, link_target: Option<String>) -> Metadata {
     let mode = m.mode();
     let kind = match mode & 0o170000 {
@@ -170,7 +178,7 @@ impl Storage for LocalFs {
                     lstat(&dir, Path::new(&e.file_name())).map(|metadata| DirEntry { name, metadata })
                 });
                 let item = match item {
-                    Ok(e) if e.name.starts_with(UPLOAD_PREFIX) => continue,
+                    Ok(e) if e.name.starts_with(RESERVED_PREFIX) => continue,
                     // An entry removed between readdir and stat is skipped.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                     Ok(e) => Ok(e),
@@ -202,61 +210,40 @@ impl Storage for LocalFs {
         Ok((ReadStream::File { file: Arc::new(file), offset }, metadata))
     }
 
-    async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError> {
-        let name =
-            path.file_name().ok_or_else(|| StorageError::new(StorageErrorKind::IsADirectory, path.to_string()))?;
-        let target = rel_path(path);
-        let temp = match mode {
-            WriteMode::Replace | WriteMode::CreateNew => {
-                let suffix: u64 = rand::random();
-                Some(target.with_file_name(format!("{UPLOAD_PREFIX}{suffix:016x}-{name}")))
-            }
-            WriteMode::Append | WriteMode::ResumeAt(_) => None,
-        };
-        let open_path = temp.clone().unwrap_or_else(|| target.clone());
-        let check_target = target.clone();
-        let file = self
-            .blocking(path, move |d, _| {
-                match d.metadata(&check_target) {
-                    Ok(m) if m.is_dir() => {
-                        return Err(io::Error::from(io::ErrorKind::IsADirectory));
-                    }
-                    Ok(_) if mode == WriteMode::CreateNew => {
-                        return Err(io::Error::from(io::ErrorKind::AlreadyExists));
-                    }
-                    _ => {}
-                }
-                let mut opts = OpenOptions::new();
-                match mode {
-                    WriteMode::Replace | WriteMode::CreateNew => opts.write(true).create_new(true),
-                    WriteMode::Append => opts.append(true).create(true),
-                    WriteMode::ResumeAt(_) => opts.write(true),
-                };
-                let f = d.open_with(&open_path, &opts)?.into_std();
-                if let WriteMode::ResumeAt(offset) = mode {
-                    if offset > f.metadata()?.len() {
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, "offset beyond end"));
-                    }
-                    f.set_len(offset)?;
-                    (&f).seek(SeekFrom::Start(offset))?;
-                }
-                Ok(f)
-            })
+    async fn upload_state(&self, path: &VirtualPath, owner: &str) -> Result<UploadState, StorageError> {
+        let owner = owner.to_string();
+        self.in_place(path, move |d, p| {
+            let (parent, name) = split(p)?;
+            let complete = match d.metadata(p) {
+                Ok(m) if m.is_dir() => return Err(io::Error::from(io::ErrorKind::IsADirectory)),
+                Ok(m) => Some(m.len()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            let staged = parent.join(STAGING_DIR).join(staged_name(&owner, name.as_ref()));
+            let partial = d.symlink_metadata(staged).ok().filter(|m| m.is_file()).map(|m| m.len());
+            Ok(UploadState { complete, partial })
+        })
+    }
+
+    async fn write(&self, path: &VirtualPath, request: &UploadRequest) -> Result<Box<dyn Upload>, StorageError> {
+        if path.is_root() {
+            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.to_string()));
+        }
+        let root = Arc::clone(&self.root);
+        let rel = rel_path(path);
+        let request = request.clone();
+        let folder = self.root_path.join(rel.parent().unwrap_or(Path::new("")));
+        let shown = path.to_string();
+        let opened = tokio::task::spawn_blocking(move || open_upload(&root, &rel, &request, folder))
             .await
-            .map_err(|mut e| {
-                if e.source.as_ref().is_some_and(|s| s.kind() == io::ErrorKind::InvalidData) {
-                    e.kind = StorageErrorKind::InvalidOffset;
-                }
-                e
-            })?;
-        Ok(Box::new(LocalUpload {
-            file: Some(file),
-            running: None,
-            root: Arc::clone(&self.root),
-            temp,
-            target,
-            shown: path.to_string(),
-        }))
+            .map_err(|_| StorageError::new(StorageErrorKind::Io, shown.clone()))?;
+        let target = opened.map_err(|(kind, source)| StorageError { kind, path: shown.clone(), source })?;
+        Ok(Box::new(LocalUpload { target: Some(target), running: None, shown }))
+    }
+
+    fn folders(&self) -> Vec<PathBuf> {
+        vec![self.root_path.clone()]
     }
 
     async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError> {
@@ -280,15 +267,29 @@ impl Storage for LocalFs {
         .await
     }
 
-    async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), StorageError> {
+    async fn rename(&self, from: &VirtualPath, to: &VirtualPath, replace: bool) -> Result<(), StorageError> {
         if from.is_root() || to.is_root() {
             return Err(StorageError::new(StorageErrorKind::PermissionDenied, from.to_string()));
         }
-        let to_rel = rel_path(to);
-        self.blocking(from, move |d, p| d.rename(p, d, &to_rel)).await
+        let (from_rel, to_rel) = (rel_path(from), rel_path(to));
+        let (from_shown, to_shown) = (from.to_string(), to.to_string());
+        let root = Arc::clone(&self.root);
+        let renamed = tokio::task::spawn_blocking(move || rename_beneath(&root, &from_rel, &to_rel, replace)).await;
+        match renamed {
+            Ok(Ok(())) => Ok(()),
+            // The error is about the target when it exists already.
+            Ok(Err(e)) if matches!(e.raw_os_error(), Some(17 | 39)) => {
+                Err(StorageError { kind: StorageErrorKind::AlreadyExists, path: to_shown, source: Some(e) })
+            }
+            Ok(Err(e)) => Err(StorageError::io(e, from_shown)),
+            Err(_) => Err(StorageError::new(StorageErrorKind::Io, from_shown)),
+        }
     }
 
     async fn set_mode(&self, path: &VirtualPath, mode: u32) -> Result<(), StorageError> {
+        if path.is_root() {
+            return Err(StorageError::new(StorageErrorKind::PermissionDenied, path.to_string()));
+        }
         self.blocking(path, move |d, p| d.set_permissions(p, cap_std::fs::Permissions::from_mode(mode & 0o7777))).await
     }
 
@@ -302,8 +303,260 @@ impl Storage for LocalFs {
     }
 }
 
-/// What a chunk's write gives back: the file, the buffer, the outcome.
-type Written = (std::fs::File, Vec<u8>, io::Result<()>);
+/// Renames `from` to `to`, both beneath `root`: each name is resolved in
+/// its folder, opened beneath the root, so neither can lead outside it. An
+/// existing `to` is replaced only when `replace` allows it and `from` is not
+/// a folder (`renameat2` with `RENAME_NOREPLACE` otherwise, so the check is
+/// the rename itself). A file system without `RENAME_NOREPLACE` gets a check
+/// before the rename instead.
+fn rename_beneath(root: &Dir, from: &Path, to: &Path, replace: bool) -> io::Result<()> {
+    use rustix::fs::{RenameFlags, renameat_with};
+    let (from_parent, from_name) = split(from)?;
+    let (to_parent, to_name) = split(to)?;
+    let from_dir = root.open_dir(from_parent)?;
+    let to_dir = root.open_dir(to_parent)?;
+    let is_dir = from_dir.symlink_metadata(from_name)?.is_dir();
+    let flags = if replace && !is_dir { RenameFlags::empty() } else { RenameFlags::NOREPLACE };
+    match renameat_with(&from_dir, from_name, &to_dir, to_name, flags) {
+        Err(rustix::io::Errno::INVAL) if flags == RenameFlags::NOREPLACE => {
+            if to_dir.symlink_metadata(to_name).is_ok() {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            Ok(renameat_with(&from_dir, from_name, &to_dir, to_name, RenameFlags::empty())?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Puts a folder's entries on disk. cap-std's handles are `O_PATH`
+/// descriptors, which `fsync` refuses: the folder is opened again as itself.
+fn sync_dir(dir: &Dir) -> io::Result<()> {
+    use rustix::fs::{Mode, OFlags, fsync, openat};
+    let fd = openat(dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    Ok(fsync(fd)?)
+}
+
+/// A failure while opening an upload: the kind the client sees, and why.
+type OpenFailure = (StorageErrorKind, Option<io::Error>);
+
+fn io_failure(e: io::Error) -> OpenFailure {
+    (StorageErrorKind::from_io(&e), Some(e))
+}
+
+/// Where an upload's bytes go.
+struct Target {
+    file: std::fs::File,
+    /// The folder of the target name.
+    folder: Dir,
+    name: String,
+    /// Staged: the staging folder and the staged name; `None` for an append in place.
+    staged: Option<(Dir, String)>,
+    request: UploadRequest,
+    /// Committed or ended; until then, dropping it ends it as `end(true)`.
+    done: bool,
+}
+
+/// Opens the file an upload writes to (see [`UploadStart`] and
+/// `storage::staging`). `folder` is the target folder's real path, for the sweeper.
+fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf) -> Result<Target, OpenFailure> {
+    let (parent, name) = split(rel).map_err(io_failure)?;
+    let dir = root.open_dir(parent).map_err(io_failure)?;
+    let complete = match dir.metadata(name) {
+        Ok(m) if m.is_dir() => return Err((StorageErrorKind::IsADirectory, None)),
+        Ok(m) if !m.is_file() => return Err((StorageErrorKind::NotAFile, None)),
+        Ok(m) => Some(m.len()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_failure(e)),
+    };
+    let staged = staged_name(&request.owner, name.as_ref());
+    let target = |file, staged: Option<(Dir, String)>, dir: Dir| Target {
+        file,
+        folder: dir,
+        name: name.to_string(),
+        staged,
+        request: request.clone(),
+        done: false,
+    };
+    let offset = match request.start {
+        UploadStart::New => None,
+        UploadStart::At(n) => Some(Some(n)),
+        UploadStart::End => Some(None),
+    };
+    let Some(offset) = offset else {
+        let (staging, file) = stage(&dir, &staged, folder)?;
+        file.set_len(0).map_err(io_failure)?;
+        return Ok(target(file, Some((staging, staged)), dir));
+    };
+    // Continue the owner's interrupted upload of this name, if there is one.
+    if let Some((staging, mut file)) = open_staged(&dir, &staged)? {
+        let partial = file.metadata().map_err(io_failure)?.len();
+        let at = offset.unwrap_or(partial);
+        if at > partial {
+            return Err((StorageErrorKind::InvalidOffset, None));
+        }
+        file.set_len(at).map_err(io_failure)?;
+        file.seek(SeekFrom::Start(at)).map_err(io_failure)?;
+        return Ok(target(file, Some((staging, staged)), dir));
+    }
+    match complete {
+        None if offset.unwrap_or(0) == 0 => {
+            let (staging, file) = stage(&dir, &staged, folder)?;
+            file.set_len(0).map_err(io_failure)?;
+            Ok(target(file, Some((staging, staged)), dir))
+        }
+        None => Err((StorageErrorKind::InvalidOffset, None)),
+        Some(size) => {
+            let at = offset.unwrap_or(size);
+            if at > size {
+                return Err((StorageErrorKind::InvalidOffset, None));
+            }
+            if at < size && !request.may_cut {
+                return Err((StorageErrorKind::PermissionDenied, None));
+            }
+            if at == size {
+                // An append, in place: the bytes there stay as they are.
+                let mut file = dir.open_with(name, OpenOptions::new().write(true)).map_err(io_failure)?.into_std();
+                if !try_lock(&file).map_err(io_failure)? {
+                    return Err((StorageErrorKind::Busy, None));
+                }
+                // It may have grown since it was measured: never cut it.
+                let now = file.metadata().map_err(io_failure)?.len();
+                if now != size && !request.may_cut {
+                    return Err((StorageErrorKind::PermissionDenied, None));
+                }
+                file.set_len(at).map_err(io_failure)?;
+                file.seek(SeekFrom::Start(at)).map_err(io_failure)?;
+                return Ok(target(file, None, dir));
+            }
+            // A restart below the size: the first `at` bytes are copied into a
+            // staged file, which replaces the old one when complete.
+            let mut old = dir.open(name).map_err(io_failure)?.into_std();
+            let (staging, mut file) = stage(&dir, &staged, folder)?;
+            file.set_len(0).map_err(io_failure)?;
+            let copied = io::copy(&mut io::Read::take(&mut old, at), &mut file).map_err(io_failure)?;
+            if copied != at {
+                return Err((StorageErrorKind::InvalidOffset, None));
+            }
+            Ok(target(file, Some((staging, staged)), dir))
+        }
+    }
+}
+
+/// Opens (creating them if needed) the staging folder in `dir` and the staged
+/// file `staged` in it, locked for this upload; `Busy` if another upload of
+/// the same owner and name holds it.
+fn stage(dir: &Dir, staged: &str, folder: PathBuf) -> Result<(Dir, std::fs::File), OpenFailure> {
+    // The staging folder may be removed (empty) by a commit or the sweeper
+    // between its creation and the file's: then once more.
+    let mut last = None;
+    for _ in 0..5 {
+        match dir.create_dir(STAGING_DIR) {
+            Ok(()) => {
+                let _ = dir.set_permissions(STAGING_DIR, cap_std::fs::Permissions::from_mode(0o700));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_failure(e)),
+        }
+        staging::register(folder.clone());
+        let staging = match dir.open_dir(STAGING_DIR) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_failure(e)),
+        };
+        let file = match staging.open_with(staged, OpenOptions::new().write(true).create(true)) {
+            Ok(f) => f.into_std(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_failure(e)),
+        };
+        if !try_lock(&file).map_err(io_failure)? {
+            return Err((StorageErrorKind::Busy, None));
+        }
+        // Removed by the sweeper between the open and the lock: start again.
+        match is_same_file(&staging, staged, &file) {
+            Ok(true) => return Ok((staging, file)),
+            Ok(false) => last = None,
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or((StorageErrorKind::Busy, None), io_failure))
+}
+
+/// Opens the owner's staged upload `staged` in `dir`, locked, if there is one.
+fn open_staged(dir: &Dir, staged: &str) -> Result<Option<(Dir, std::fs::File)>, OpenFailure> {
+    let staging = match dir.open_dir(STAGING_DIR) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_failure(e)),
+    };
+    let file = match staging.open_with(staged, OpenOptions::new().write(true)) {
+        Ok(f) => f.into_std(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_failure(e)),
+    };
+    if !try_lock(&file).map_err(io_failure)? {
+        return Err((StorageErrorKind::Busy, None));
+    }
+    if !is_same_file(&staging, staged, &file).map_err(io_failure)? {
+        return Ok(None); // expired and removed meanwhile
+    }
+    Ok(Some((staging, file)))
+}
+
+impl Target {
+    /// Puts a complete upload in place (see [`Upload::commit`]).
+    fn commit(&mut self) -> Result<(), OpenFailure> {
+        use rustix::fs::{RenameFlags, renameat_with};
+        self.done = true;
+        let Some((staging, staged)) = &self.staged else { return Ok(()) };
+        let flags = if self.request.replace { RenameFlags::empty() } else { RenameFlags::NOREPLACE };
+        let renamed = match renameat_with(staging, staged.as_str(), &self.folder, self.name.as_str(), flags) {
+            // A file system without RENAME_NOREPLACE: a hard link fails just
+            // the same if the name is taken, then the staged name goes.
+            Err(rustix::io::Errno::INVAL) if !self.request.replace => rustix::fs::linkat(
+                staging,
+                staged.as_str(),
+                &self.folder,
+                self.name.as_str(),
+                rustix::fs::AtFlags::empty(),
+            )
+            .and_then(|()| rustix::fs::unlinkat(staging, staged.as_str(), rustix::fs::AtFlags::empty())),
+            other => other,
+        };
+        match renamed {
+            Ok(()) => {}
+            Err(rustix::io::Errno::EXIST) => {
+                let _ = staging.remove_file(staged);
+                let _ = self.folder.remove_dir(STAGING_DIR);
+                return Err((StorageErrorKind::NameTaken, None));
+            }
+            Err(e) => return Err(io_failure(e.into())),
+        }
+        if self.request.sync {
+            sync_dir(&self.folder).map_err(io_failure)?;
+        }
+        // Gone once empty (another upload's staged file keeps it).
+        let _ = self.folder.remove_dir(STAGING_DIR);
+        Ok(())
+    }
+
+    /// Keeps or discards what arrived of an upload that is not committed.
+    fn end(&mut self, keep: bool) -> bool {
+        self.done = true;
+        let Some((staging, staged)) = &self.staged else { return true };
+        // Nothing arrived: nothing to continue.
+        let empty = self.file.metadata().is_ok_and(|m| m.len() == 0);
+        if keep && self.request.keep_partial && !empty {
+            return true;
+        }
+        // The lock is still held: nobody else uses the name meanwhile.
+        let _ = staging.remove_file(staged);
+        let _ = self.folder.remove_dir(STAGING_DIR);
+        false
+    }
+}
+
+/// What a chunk's write gives back: the target, the buffer, the outcome.
+type Written = (Target, Vec<u8>, io::Result<()>);
 
 /// An upload to the local filesystem.
 ///
@@ -311,15 +564,11 @@ type Written = (std::fs::File, Vec<u8>, io::Result<()>);
 /// filled, while the transfer fills the other one: two buffers per upload,
 /// no copy between the socket and the page cache but the kernel's.
 struct LocalUpload {
-    /// The file, when no write is running.
-    file: Option<std::fs::File>,
-    /// The write running on the blocking pool: it gives the file and the
+    /// The target, when no write is running.
+    target: Option<Target>,
+    /// The write running on the blocking pool: it gives the target and the
     /// buffer back.
     running: Option<tokio::task::JoinHandle<Written>>,
-    root: Arc<Dir>,
-    /// The hidden name written to, renamed to `target` on commit.
-    temp: Option<PathBuf>,
-    target: PathBuf,
     shown: String,
 }
 
@@ -327,9 +576,13 @@ impl LocalUpload {
     /// Waits for the running write; returns its buffer.
     async fn settle(&mut self) -> io::Result<Option<Vec<u8>>> {
         let Some(running) = self.running.take() else { return Ok(None) };
-        let (file, buf, result) = running.await.map_err(io::Error::other)?;
-        self.file = Some(file);
+        let (target, buf, result) = running.await.map_err(io::Error::other)?;
+        self.target = Some(target);
         result.map(|()| Some(buf))
+    }
+
+    fn failure(&self, (kind, source): OpenFailure) -> StorageError {
+        StorageError { kind, path: self.shown.clone(), source }
     }
 }
 
@@ -337,50 +590,71 @@ impl LocalUpload {
 impl Upload for LocalUpload {
     async fn write(&mut self, buf: Vec<u8>, len: usize) -> io::Result<Vec<u8>> {
         let spare = self.settle().await?;
-        let mut file = self.file.take().ok_or_else(|| io::Error::other("upload already failed"))?;
+        let mut target = self.target.take().ok_or_else(|| io::Error::other("upload already failed"))?;
         let size = buf.len();
         self.running = Some(tokio::task::spawn_blocking(move || {
             use std::io::Write;
-            let result = file.write_all(&buf[..len.min(buf.len())]);
-            (file, buf, result)
+            let result = target.file.write_all(&buf[..len.min(buf.len())]);
+            (target, buf, result)
         }));
         Ok(spare.unwrap_or_else(|| vec![0; size]))
     }
 
-    async fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
+    async fn flush(&mut self) -> Result<(), StorageError> {
         self.settle().await.map_err(|e| StorageError::io(e, self.shown.clone()))?;
-        let Some(temp) = self.temp.take() else {
-            return Ok(());
+        let Some(target) = self.target.take() else {
+            return Err(StorageError::new(StorageErrorKind::Io, self.shown.clone()));
         };
-        let root = Arc::clone(&self.root);
-        let target = self.target.clone();
-        let shown = self.shown.clone();
-        let renamed = tokio::task::spawn_blocking(move || {
-            let r = root.rename(&temp, &root, &target);
-            if r.is_err() {
-                let _ = root.remove_file(&temp);
-            }
-            r
+        if !target.request.sync {
+            self.target = Some(target);
+            return Ok(());
+        }
+        let synced = tokio::task::spawn_blocking(move || {
+            let r = target.file.sync_data();
+            (target, r)
         })
         .await;
-        match renamed {
-            Ok(r) => r.map_err(|e| StorageError::io(e, shown)),
-            Err(_) => Err(StorageError::new(StorageErrorKind::Io, shown)),
+        match synced {
+            Ok((target, r)) => {
+                self.target = Some(target);
+                r.map_err(|e| StorageError::io(e, self.shown.clone()))
+            }
+            Err(_) => Err(StorageError::new(StorageErrorKind::Io, self.shown.clone())),
         }
     }
 
-    async fn abort(mut self: Box<Self>) {
-        // A running write finishes first, so nothing lands after the
-        // temporary file is removed (on drop).
+    async fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
+        self.settle().await.map_err(|e| StorageError::io(e, self.shown.clone()))?;
+        let Some(target) = self.target.take() else {
+            return Err(StorageError::new(StorageErrorKind::Io, self.shown.clone()));
+        };
+        match tokio::task::spawn_blocking(move || {
+            let mut target = target;
+            target.commit()
+        })
+        .await
+        {
+            Ok(r) => r.map_err(|f| self.failure(f)),
+            Err(_) => Err(StorageError::new(StorageErrorKind::Io, self.shown.clone())),
+        }
+    }
+
+    async fn abort(mut self: Box<Self>, keep: bool) -> bool {
+        // A running write finishes first, so nothing lands after the staged
+        // file is removed.
         let _ = self.settle().await;
+        self.target.take().is_some_and(|mut t| t.end(keep))
     }
 }
 
-impl Drop for LocalUpload {
+impl Drop for Target {
     fn drop(&mut self) {
-        if let Some(temp) = self.temp.take() {
-            // A single unlink; cheap enough to do in place even on a runtime thread.
-            let _ = self.root.remove_file(temp);
+        // Dropped unfinished: a transfer cut short (ABOR, the session's end),
+        // perhaps with its last write still running on the blocking pool
+        // (which drops the target when done). What arrived is kept when the
+        // upload asks for it; the lock goes with the descriptor.
+        if !self.done {
+            self.end(true);
         }
     }
 }
@@ -408,5 +682,105 @@ mod tests {
         drop((a, b, c));
         std::fs::remove_dir(&served).unwrap();
         assert!(LocalFs::shared(&served).is_err());
+    }
+}
+#[cfg(test)]
+mod upload_tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+    use super::*;
+    use crate::storage::tests::new_upload;
+
+    fn p(s: &str) -> VirtualPath {
+        VirtualPath::root().join(s)
+    }
+
+    async fn put(fs: &LocalFs, path: &str, request: &UploadRequest, bytes: &[u8]) -> Result<(), StorageError> {
+        let mut u = fs.write(&p(path), request).await?;
+        u.write(bytes.to_vec(), bytes.len()).await.unwrap();
+        u.flush().await?;
+        u.commit().await
+    }
+
+    #[tokio::test]
+    async fn create_only_uploads_never_replace_a_name_taken_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = LocalFs::open(dir.path()).unwrap();
+        let create_only = UploadRequest { replace: false, ..new_upload("anonymous@192.0.2.1") };
+        let mut slow = fs.write(&p("report.pdf"), &create_only).await.unwrap();
+        slow.write(b"anonymous".to_vec(), 9).await.unwrap();
+        // Someone else stores the name while the first upload runs.
+        put(&fs, "report.pdf", &new_upload("alice"), b"alice's report").await.unwrap();
+        slow.flush().await.unwrap();
+        let e = slow.commit().await.unwrap_err();
+        assert_eq!(e.kind, StorageErrorKind::NameTaken);
+        assert_eq!(std::fs::read(dir.path().join("report.pdf")).unwrap(), b"alice's report");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["report.pdf"], "nothing staged is left behind");
+    }
+
+    #[tokio::test]
+    async fn interrupted_uploads_are_kept_for_their_owner_and_continued() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = LocalFs::open(dir.path()).unwrap();
+        let mut u = fs.write(&p("f.bin"), &new_upload("alice")).await.unwrap();
+        u.write(b"hello ".to_vec(), 6).await.unwrap();
+        u.flush().await.unwrap();
+        drop(u); // the transfer was cut short
+        let state = fs.upload_state(&p("f.bin"), "alice").await.unwrap();
+        assert_eq!(state, UploadState { complete: None, partial: Some(6) });
+        assert_eq!(fs.upload_state(&p("f.bin"), "bob").await.unwrap().partial, None, "bob has none");
+        // While it is being continued, no second upload of the same owner may touch it.
+        let resume = UploadRequest { start: UploadStart::End, ..new_upload("alice") };
+        let mut u = fs.write(&p("f.bin"), &resume).await.unwrap();
+        assert_eq!(fs.write(&p("f.bin"), &resume).await.err().unwrap().kind, StorageErrorKind::Busy);
+        u.write(b"world".to_vec(), 5).await.unwrap();
+        u.flush().await.unwrap();
+        u.commit().await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("f.bin")).unwrap(), b"hello world");
+        assert_eq!(fs.upload_state(&p("f.bin"), "alice").await.unwrap().partial, None);
+        // A restart offset beyond what is staged or stored is refused.
+        let beyond = UploadRequest { start: UploadStart::At(12), ..new_upload("alice") };
+        assert_eq!(fs.write(&p("f.bin"), &beyond).await.err().unwrap().kind, StorageErrorKind::InvalidOffset);
+    }
+
+    #[tokio::test]
+    async fn restarts_append_in_place_and_cut_only_when_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = LocalFs::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join("log.txt"), b"0123456789").unwrap();
+        // At the end: an append in place.
+        let at_end = UploadRequest { start: UploadStart::At(10), may_cut: false, ..new_upload("bob") };
+        put(&fs, "log.txt", &at_end, b"AB").await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("log.txt")).unwrap(), b"0123456789AB");
+        // Below the end, without the right to cut: refused, nothing changed.
+        let below = UploadRequest { start: UploadStart::At(1), may_cut: false, ..new_upload("bob") };
+        assert_eq!(fs.write(&p("log.txt"), &below).await.err().unwrap().kind, StorageErrorKind::PermissionDenied);
+        assert_eq!(std::fs::read(dir.path().join("log.txt")).unwrap(), b"0123456789AB");
+        // With it: a new version, in place only when complete.
+        let below = UploadRequest { may_cut: true, ..below };
+        let mut u = fs.write(&p("log.txt"), &below).await.unwrap();
+        u.write(b"x".to_vec(), 1).await.unwrap();
+        u.flush().await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("log.txt")).unwrap(), b"0123456789AB", "untouched until commit");
+        u.commit().await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("log.txt")).unwrap(), b"0x");
+    }
+
+    #[tokio::test]
+    async fn renames_replace_only_when_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = LocalFs::open(dir.path()).unwrap();
+        for (name, body) in [("junk", "junk"), ("victim", "victim")] {
+            std::fs::write(dir.path().join(name), body).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        let e = fs.rename(&p("junk"), &p("victim"), false).await.unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (StorageErrorKind::AlreadyExists, "/victim"));
+        assert_eq!(std::fs::read(dir.path().join("victim")).unwrap(), b"victim");
+        // A folder is never renamed over anything.
+        std::fs::create_dir(dir.path().join("empty")).unwrap();
+        assert_eq!(fs.rename(&p("d"), &p("empty"), true).await.unwrap_err().kind, StorageErrorKind::AlreadyExists);
+        fs.rename(&p("junk"), &p("victim"), true).await.unwrap();
+        assert_eq!(std::fs::read(dir.path().join("victim")).unwrap(), b"junk");
     }
 }

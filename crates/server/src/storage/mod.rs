@@ -8,10 +8,13 @@
 mod local;
 mod mounts;
 mod path;
+mod staging;
 
 pub use local::LocalFs;
 pub use mounts::MountedFs;
-pub use path::{MAX_NAME, MAX_PATH, NameProblem, VirtualPath, check_new_name, check_path};
+pub use path::{MAX_NAME, MAX_PATH, NameProblem, RESERVED_PREFIX, VirtualPath, check_new_name, check_path};
+pub(crate) use staging::STAGING_DIR;
+pub use staging::{StagingSweep, discover as discover_staging, sweep as sweep_staging};
 
 use crate::error::StorageError;
 use async_trait::async_trait;
@@ -110,36 +113,76 @@ pub(crate) fn read_at(
     })
 }
 
-/// How an upload treats an existing file.
+/// Where an upload starts writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteMode {
-    /// Write a new version; the target is replaced only when the upload is
-    /// committed, so an interrupted upload leaves the old file (or nothing).
-    Replace,
-    /// Fail if the target exists (`STOU`); otherwise as `Replace`.
-    CreateNew,
-    /// Append to the file in place, creating it if missing (`APPE`).
-    Append,
-    /// Write in place from this offset, cutting off what follows
-    /// (`REST` + `STOR`, RFC 3659 §5).
-    ResumeAt(u64),
+pub enum UploadStart {
+    /// A new version of the file (`STOR`, `STOU`): nothing is kept from
+    /// before; an earlier interrupted upload of the same owner is discarded.
+    New,
+    /// At this offset (`REST n` + `STOR`/`APPE`, RFC 3659 §5): into the
+    /// owner's interrupted upload of the name if there is one, else into the
+    /// complete file.
+    At(u64),
+    /// At the end (`APPE`): of the owner's interrupted upload if there is one,
+    /// else of the complete file; a new file if there is neither.
+    End,
+}
+
+/// What an upload may do, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRequest {
+    pub start: UploadStart,
+    /// The upload may replace a file of its name when it is committed. If
+    /// not, it is committed only if the name is still free then
+    /// ([`NameTaken`](crate::StorageErrorKind::NameTaken) otherwise).
+    pub replace: bool,
+    /// Bytes already stored in a complete file may be cut off (a restart
+    /// below its size). If not, such a restart is refused.
+    pub may_cut: bool,
+    /// Whose interrupted uploads this one continues or leaves: the account,
+    /// and for shared accounts (anonymous) the client's address too.
+    pub owner: String,
+    /// What arrived of an upload that is interrupted stays staged for its
+    /// owner to continue (see [`UploadStart`]); otherwise it is discarded.
+    pub keep_partial: bool,
+    /// The data and the folder entry are on disk (fdatasync, fsync of the
+    /// folder) before [`Upload::commit`] returns.
+    pub sync: bool,
+}
+
+/// What a name holds for an uploader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UploadState {
+    /// Size of the complete file of that name.
+    pub complete: Option<u64>,
+    /// Size of the owner's interrupted upload of that name, staged.
+    pub partial: Option<u64>,
 }
 
 /// A file being written, in chunks handed over with their buffers; the
-/// upload becomes visible under its name only by [`commit`](Upload::commit).
+/// upload becomes visible under its name only by [`commit`](Upload::commit)
+/// (appends in place excepted: they write to the file itself).
 #[async_trait]
 pub trait Upload: Send {
     /// Appends `buf[..len]` to what was written before and gives back a buffer
     /// of the same size for the next chunk. The write may still be running
     /// when this returns (the local backend writes one chunk while the next
     /// arrives, without copying it); an error then comes from a later call or
-    /// from `commit`.
+    /// from `flush`.
     async fn write(&mut self, buf: Vec<u8>, len: usize) -> std::io::Result<Vec<u8>>;
-    /// Makes the upload final (for `Replace`/`CreateNew`, renames it into place).
+    /// Waits for every write, and with [`UploadRequest::sync`] for the data to
+    /// be on disk. After it, `commit` only gives the upload its name.
+    async fn flush(&mut self) -> Result<(), StorageError>;
+    /// Makes the upload final: renames it into place (replacing a file only
+    /// when [`UploadRequest::replace`] allows it) and, with `sync`, puts the
+    /// folder entry on disk.
     async fn commit(self: Box<Self>) -> Result<(), StorageError>;
-    /// Discards the upload: a `Replace`/`CreateNew` upload disappears; an in-place
-    /// append or resume keeps what was written, as the client asked to resume.
-    async fn abort(self: Box<Self>);
+    /// Ends an upload that will not be committed: what arrived stays staged for
+    /// its owner when `keep` (and [`UploadRequest::keep_partial`]) say so, and
+    /// is discarded otherwise. An append in place keeps what it wrote in any
+    /// case. Dropping an upload does the same as `abort(true)`. Returns true if
+    /// the data was kept.
+    async fn abort(self: Box<Self>, keep: bool) -> bool;
 }
 
 /// A filesystem as seen by one account. Implemented by [`LocalFs`]; later
@@ -156,14 +199,43 @@ pub trait Storage: Send + Sync + 'static {
     /// file opened, so the size agrees with what will be read). Anything but a
     /// plain file is refused; the offset is not checked against the size.
     async fn read(&self, path: &VirtualPath, offset: u64) -> Result<(ReadStream, Metadata), StorageError>;
-    /// Opens a file for writing.
-    async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError>;
+    /// What `path` holds for an upload by `owner`: the complete file's size
+    /// (an error if it is a folder) and the owner's interrupted upload's.
+    async fn upload_state(&self, path: &VirtualPath, owner: &str) -> Result<UploadState, StorageError>;
+    /// Opens an upload to `path`.
+    async fn write(&self, path: &VirtualPath, request: &UploadRequest) -> Result<Box<dyn Upload>, StorageError>;
     async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;
     async fn remove_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;
     async fn remove_file(&self, path: &VirtualPath) -> Result<(), StorageError>;
-    async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), StorageError>;
+    /// Renames `from` to `to`. An existing `to` is replaced only when
+    /// `replace` allows it and both are files; otherwise the rename fails
+    /// with [`AlreadyExists`](crate::StorageErrorKind::AlreadyExists) (decided by the file system
+    /// at the moment of the rename, not checked before it).
+    async fn rename(&self, from: &VirtualPath, to: &VirtualPath, replace: bool) -> Result<(), StorageError>;
     /// Sets permission bits (`SITE CHMOD`).
     async fn set_mode(&self, path: &VirtualPath, mode: u32) -> Result<(), StorageError>;
     /// Sets a file's modification time (`MFMT`).
     async fn set_modified(&self, path: &VirtualPath, time: SystemTime) -> Result<(), StorageError>;
+    /// The real folders this backend serves, if it serves any (for the
+    /// sweeper of interrupted uploads).
+    fn folders(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::{UploadRequest, UploadStart};
+
+    /// A request for a new upload by `owner` that may replace files, kept when interrupted.
+    pub(crate) fn new_upload(owner: &str) -> UploadRequest {
+        UploadRequest {
+            start: UploadStart::New,
+            replace: true,
+            may_cut: true,
+            owner: owner.to_string(),
+            keep_partial: true,
+            sync: false,
+        }
+    }
 }

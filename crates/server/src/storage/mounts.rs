@@ -8,7 +8,7 @@
 //! points appear in the listing of their parent even when the parent's own
 //! backend has no such folder, and hide a real entry of the same name.
 
-use super::{DirEntry, DirStream, Metadata, ReadStream, Storage, Upload, VirtualPath, WriteMode};
+use super::{DirEntry, DirStream, Metadata, ReadStream, Storage, Upload, UploadRequest, UploadState, VirtualPath};
 use crate::error::{StorageError, StorageErrorKind};
 use async_trait::async_trait;
 use ferroftp_proto::listing::FileKind;
@@ -204,12 +204,24 @@ impl Storage for MountedFs {
         storage.read(&inner, offset).await.map_err(|e| renamed(e, path))
     }
 
-    async fn write(&self, path: &VirtualPath, mode: WriteMode) -> Result<Box<dyn Upload>, StorageError> {
+    async fn upload_state(&self, path: &VirtualPath, owner: &str) -> Result<UploadState, StorageError> {
         if self.holds_mount(path) {
             return Err(StorageError::new(StorageErrorKind::IsADirectory, path.as_str()));
         }
         let (storage, inner) = self.backend(path)?;
-        storage.write(&inner, mode).await.map_err(|e| renamed(e, path))
+        storage.upload_state(&inner, owner).await.map_err(|e| renamed(e, path))
+    }
+
+    async fn write(&self, path: &VirtualPath, request: &UploadRequest) -> Result<Box<dyn Upload>, StorageError> {
+        if self.holds_mount(path) {
+            return Err(StorageError::new(StorageErrorKind::IsADirectory, path.as_str()));
+        }
+        let (storage, inner) = self.backend(path)?;
+        storage.write(&inner, request).await.map_err(|e| renamed(e, path))
+    }
+
+    fn folders(&self) -> Vec<std::path::PathBuf> {
+        self.mounts.iter().flat_map(|m| m.storage.folders()).collect()
     }
 
     async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError> {
@@ -232,7 +244,7 @@ impl Storage for MountedFs {
         storage.remove_file(&inner).await.map_err(|e| renamed(e, path))
     }
 
-    async fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), StorageError> {
+    async fn rename(&self, from: &VirtualPath, to: &VirtualPath, replace: bool) -> Result<(), StorageError> {
         self.not_a_mount(from)?;
         self.not_a_mount(to)?;
         let (Some((a, inner_from)), Some((b, inner_to))) = (self.route(from), self.route(to)) else {
@@ -241,7 +253,11 @@ impl Storage for MountedFs {
         if a.at != b.at {
             return Err(StorageError::new(StorageErrorKind::CrossFolder, to.as_str()));
         }
-        a.storage.rename(&inner_from, &inner_to).await.map_err(|e| renamed(e, from))
+        a.storage.rename(&inner_from, &inner_to, replace).await.map_err(|e| {
+            // The backend names the target when it is the target that is in the way.
+            let shown = if e.kind == StorageErrorKind::AlreadyExists { to } else { from };
+            renamed(e, shown)
+        })
     }
 
     async fn set_mode(&self, path: &VirtualPath, mode: u32) -> Result<(), StorageError> {
@@ -299,10 +315,10 @@ mod tests {
         assert_eq!(fs.metadata(&p("/nope")).await.unwrap_err().kind, StorageErrorKind::NotFound);
         assert_eq!(fs.remove_dir(&p("/shared")).await.unwrap_err().kind, StorageErrorKind::MountPoint);
         assert_eq!(fs.remove_dir(&p("/deep")).await.unwrap_err().kind, StorageErrorKind::MountPoint);
-        assert_eq!(fs.rename(&p("/shared"), &p("/x")).await.unwrap_err().kind, StorageErrorKind::MountPoint);
-        let e = fs.rename(&p("/own.txt"), &p("/shared/own.txt")).await.unwrap_err();
+        assert_eq!(fs.rename(&p("/shared"), &p("/x"), true).await.unwrap_err().kind, StorageErrorKind::MountPoint);
+        let e = fs.rename(&p("/own.txt"), &p("/shared/own.txt"), true).await.unwrap_err();
         assert_eq!((e.kind, e.path.as_str()), (StorageErrorKind::CrossFolder, "/shared/own.txt"));
-        fs.rename(&p("/shared/team.txt"), &p("/shared/t2.txt")).await.unwrap();
+        fs.rename(&p("/shared/team.txt"), &p("/shared/t2.txt"), false).await.unwrap();
         assert!(shared.path().join("t2.txt").exists());
         let e = fs.remove_file(&p("/shared/missing")).await.unwrap_err();
         assert_eq!(e.path, "/shared/missing", "errors name the path as the user sees it");
@@ -316,7 +332,7 @@ mod tests {
         assert_eq!(fs.metadata(&p("/")).await.unwrap().kind, FileKind::Dir);
         assert_eq!(fs.make_dir(&p("/new")).await.unwrap_err().kind, StorageErrorKind::PermissionDenied);
         assert_eq!(
-            fs.write(&p("/f"), WriteMode::Replace).await.err().unwrap().kind,
+            fs.write(&p("/f"), &crate::storage::tests::new_upload("x")).await.err().unwrap().kind,
             StorageErrorKind::PermissionDenied
         );
         fs.make_dir(&p("/pub/new")).await.unwrap();

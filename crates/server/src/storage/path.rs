@@ -7,6 +7,11 @@ pub const MAX_PATH: usize = 4096;
 /// Longest name of one file or folder, in bytes (Linux's `NAME_MAX`).
 pub const MAX_NAME: usize = 255;
 
+/// Names beginning with this are the server's own (the folders where uploads
+/// are staged until they are complete): no client can name, list, read or
+/// create them.
+pub const RESERVED_PREFIX: &str = ".ferroftp-";
+
 /// Why a client's path or new name is refused (`553`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NameProblem {
@@ -30,6 +35,9 @@ pub enum NameProblem {
     Invisible,
     #[error("'.' and '..' cannot be created")]
     Dots,
+    /// A name the server keeps for itself ([`RESERVED_PREFIX`]).
+    #[error("names beginning with {RESERVED_PREFIX:?} are reserved by the server")]
+    Reserved,
 }
 
 /// Characters that render like `/`, `\` or `.`.
@@ -60,6 +68,9 @@ pub fn check_path(arg: &str) -> Result<(), NameProblem> {
     for component in arg.split('/') {
         if component.len() > MAX_NAME {
             return Err(NameProblem::NameTooLong);
+        }
+        if component.starts_with(RESERVED_PREFIX) {
+            return Err(NameProblem::Reserved);
         }
     }
     if arg.chars().any(char::is_control) {
@@ -202,6 +213,11 @@ mod tests {
         assert_eq!(check_path("a\u{7f}"), Err(NameProblem::Control));
         // Reading such names is allowed: only `/` separates, so they cannot escape.
         assert_eq!(check_path("..\\..\\etc"), Ok(()));
+        for reserved in [".ferroftp-staging", "a/.ferroftp-staging/x", ".ferroftp-upload-1-f", "/x/.ferroftp-"] {
+            assert_eq!(check_path(reserved), Err(NameProblem::Reserved), "{reserved}");
+        }
+        assert_eq!(check_path(".ferroftp"), Ok(()));
+        assert_eq!(check_path("x.ferroftp-staging"), Ok(()));
         assert_eq!(check_path("\u{2215}etc\u{2215}passwd"), Ok(()));
         for (name, problem) in [
             ("..\\..\\etc", NameProblem::Backslash),

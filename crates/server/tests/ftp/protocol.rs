@@ -215,7 +215,7 @@ fn site_help_and_chmod() {
     c.expect("SITE EXEC rm -rf /", 500);
     let mut anon = srv.raw();
     anon.login("anonymous", "a@b");
-    assert!(anon.expect("SITE CHMOD 777 f.txt", 550).text().contains("'write'"));
+    assert!(anon.expect("SITE CHMOD 777 f.txt", 550).text().contains("'chmod'"));
 }
 
 #[test]

@@ -452,23 +452,56 @@ fn uploads_of_several_chunks_resume_append_and_convert() {
     assert_eq!(sha256(&srv.read("t.txt")), sha256(&expected));
 }
 
+/// An aborted upload never appears under its name; what arrived stays
+/// staged, hidden from every listing, and the uploader continues it from the
+/// size `SIZE` reports. With `keep_partial_uploads = 0` nothing is left.
 #[test]
-fn aborted_upload_leaves_no_file() {
+fn aborted_upload_never_appears_under_its_name_and_can_be_resumed() {
     let srv = TestServer::start();
+    let data = content(1 << 20, 5);
     let mut c = srv.raw_alice();
     c.expect("TYPE I", 200);
-    let mut data = c.epsv();
+    let mut conn = c.epsv();
     c.expect("STOR partial.bin", 150);
-    data.write_all(&content(1 << 20, 5)).unwrap();
+    conn.write_all(&data[..600_000]).unwrap();
     c.send("ABOR");
     assert_eq!(c.reply().code, 426);
     assert_eq!(c.reply().code, 226);
+    drop(conn);
     assert!(!srv.path("partial.bin").exists());
+    assert_eq!(srv.disk_names(""), [".ferroftp-staging"], "only the staging folder");
+    assert!(c.listing("NLST -a").is_empty());
+    let r = c.expect("SIZE partial.bin", 213);
+    let kept: usize = r.text().parse().unwrap();
+    assert!(kept <= 600_000, "{kept}");
+    // Another user (anonymous) sees nothing of it.
+    let mut anon = srv.raw();
+    anon.login("anonymous", "a@b");
+    anon.expect("TYPE I", 200);
+    anon.expect("SIZE partial.bin", 550);
+    // The uploader continues where it stopped.
+    c.expect(&format!("REST {kept}"), 350);
+    let (_, done) = c.upload("STOR partial.bin", &data[kept..]);
+    assert_eq!(done.code, 226, "{done:?}");
+    assert_eq!(sha256(&srv.read("partial.bin")), sha256(&data));
+    assert_eq!(srv.disk_names(""), ["partial.bin"], "the staging folder goes once empty");
+
+    let srv = TestServer::start_with(ferroftp_server::AnonymousAccess::Read, |c| {
+        c.keep_partial_uploads = Duration::ZERO;
+    });
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    let mut conn = c.epsv();
+    c.expect("STOR partial.bin", 150);
+    conn.write_all(&data).unwrap();
+    c.send("ABOR");
+    assert_eq!(c.reply().code, 426);
+    assert_eq!(c.reply().code, 226);
     assert!(srv.disk_names("").is_empty(), "leftovers: {:?}", srv.disk_names(""));
 }
 
 #[test]
-fn reset_upload_keeps_the_old_file_and_leaves_nothing_else() {
+fn reset_upload_keeps_the_old_file_and_only_stages_what_arrived() {
     let srv = TestServer::start();
     srv.write("keep.bin", b"original");
     let mut c = srv.raw_alice();
@@ -482,11 +515,12 @@ fn reset_upload_keeps_the_old_file_and_leaves_nothing_else() {
     let r = c.reply();
     assert_eq!(r.code, 426, "{r:?}");
     assert_eq!(srv.read("keep.bin"), b"original");
-    assert_eq!(srv.disk_names(""), ["keep.bin"]);
-    // The session goes on.
+    assert_eq!(srv.disk_names(""), [".ferroftp-staging", "keep.bin"]);
+    // The session goes on; a new upload of the name discards what was staged.
     let (_, done) = c.upload("STOR keep.bin", b"replaced");
     assert_eq!(done.code, 226);
     assert_eq!(srv.read("keep.bin"), b"replaced");
+    assert_eq!(srv.disk_names(""), ["keep.bin"]);
 }
 
 #[test]

@@ -1,0 +1,226 @@
+//! Where uploads wait until they are complete (local file system).
+//!
+//! An upload is written into a folder `.ferroftp-staging` inside the folder
+//! it goes to (the same file system, so committing it is one rename), under a
+//! name made from its owner and the target's name: 32 hex digits, whatever
+//! the target name's length. It gets the target's name only when complete.
+//! What arrived of an interrupted upload stays staged for its owner to
+//! continue (`REST` + `STOR`, `APPE`) until it expires; an empty staging
+//! folder is removed. No client can name, list or read a staging folder
+//! (names beginning with `.ferroftp-` are reserved).
+//!
+//! The upload writing a staged file holds an exclusive `flock` on it; the
+//! sweeper removes only files nobody holds, and checks under the lock that
+//! the name still refers to the file it locked.
+//!
+//! Staging folders are found by the uploads that create them (registered
+//! here), and at start by a walk of the served folders (leftovers of a server
+//! that was killed, and temporary files of earlier versions).
+
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use cap_std::fs::Dir;
+use sha2::{Digest, Sha256};
+
+/// The staging folder's name, in each folder that receives uploads.
+pub(crate) const STAGING_DIR: &str = ".ferroftp-staging";
+
+/// Temporary files of versions before staging folders: `.ferroftp-upload-*`
+/// beside their target. Only a killed server left them; the start-up walk
+/// removes them.
+const LEGACY_PREFIX: &str = ".ferroftp-upload-";
+
+/// The staged name of `owner`'s upload to `name`.
+pub(crate) fn staged_name(owner: &str, name: &OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut h = Sha256::new();
+    h.update(owner.as_bytes());
+    h.update([0]);
+    h.update(name.as_bytes());
+    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Real paths of folders that hold (or held) a staging folder.
+static KNOWN: LazyLock<Mutex<BTreeSet<PathBuf>>> = LazyLock::new(Default::default);
+
+fn known() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    KNOWN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Remembers that `folder` (a real path) has a staging folder.
+pub(crate) fn register(folder: PathBuf) {
+    known().insert(folder);
+}
+
+/// Locks a staged file for the caller, without waiting: `Ok(false)` if
+/// another upload holds it.
+pub(crate) fn try_lock(file: &std::fs::File) -> io::Result<bool> {
+    use rustix::fs::{FlockOperation, flock};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// True if `name` in `dir` is still the file `file` is open on.
+pub(crate) fn is_same_file(dir: &Dir, name: &str, file: &std::fs::File) -> io::Result<bool> {
+    use cap_std::fs::MetadataExt as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let held = file.metadata()?;
+    Ok(match dir.symlink_metadata(name) {
+        Ok(named) => (named.dev(), named.ino()) == (held.dev(), held.ino()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e),
+    })
+}
+
+/// What a sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StagingSweep {
+    /// Staged uploads removed: the real folder they were for, and their size.
+    pub removed: Vec<(PathBuf, u64)>,
+    /// Staged uploads kept (not expired, or being written).
+    pub kept: usize,
+}
+
+/// Removes every staged upload not written to for `keep` (all of them that
+/// no upload holds, with `keep` zero) from the known staging folders beneath
+/// `roots`, and the staging folders that end up empty.
+pub fn sweep(keep: Duration, roots: &[PathBuf]) -> StagingSweep {
+    let folders: Vec<PathBuf> = known().iter().filter(|f| roots.iter().any(|r| f.starts_with(r))).cloned().collect();
+    let mut out = StagingSweep::default();
+    let now = SystemTime::now();
+    for folder in folders {
+        match sweep_folder(&folder, keep, now, &mut out) {
+            Ok(true) => {}
+            // The staging folder is gone (or the folder is).
+            Ok(false) => {
+                known().remove(&folder);
+            }
+            Err(e) => tracing::warn!(folder = %folder.display(), error = %e, "cannot sweep a staging folder"),
+        }
+    }
+    out
+}
+
+/// Sweeps the staging folder of `folder`; `Ok(false)` once it no longer exists.
+fn sweep_folder(folder: &Path, keep: Duration, now: SystemTime, out: &mut StagingSweep) -> io::Result<bool> {
+    let parent = match Dir::open_ambient_dir(folder, cap_std::ambient_authority()) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let staging = match parent.open_dir(STAGING_DIR) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    for entry in staging.entries()? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(meta) = entry.metadata() else { continue };
+        let age = meta.modified().ok().and_then(|t| now.duration_since(t.into_std()).ok()).unwrap_or_default();
+        if !meta.is_file() || age < keep {
+            out.kept += 1;
+            continue;
+        }
+        let Ok(file) = staging.open(&name).map(cap_std::fs::File::into_std) else { continue };
+        if !try_lock(&file)? || !is_same_file(&staging, &name, &file)? {
+            out.kept += 1; // being written, or replaced since it was listed
+            continue;
+        }
+        staging.remove_file(&name)?;
+        tracing::info!(folder = %folder.display(), bytes = meta.len(), "removed an expired interrupted upload");
+        out.removed.push((folder.to_path_buf(), meta.len()));
+    }
+    // Gone once empty; a new upload creates it again.
+    Ok(parent.remove_dir(STAGING_DIR).is_err())
+}
+
+/// Walks `roots` (at most `max_dirs` folders in all) for staging folders
+/// left by an earlier run and registers them for the sweeper; removes the
+/// temporary files of earlier versions. Returns the folders visited.
+pub fn discover(roots: &[PathBuf], max_dirs: usize) -> usize {
+    let mut stack: Vec<PathBuf> = roots.to_vec();
+    let mut seen = std::collections::HashSet::new();
+    let mut visited = 0;
+    while let Some(dir) = stack.pop() {
+        if visited >= max_dirs {
+            tracing::warn!(max_dirs, "stopped looking for interrupted uploads: too many folders");
+            break;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&dir) else { continue };
+        if !meta.is_dir()
+            || !seen.insert((std::os::unix::fs::MetadataExt::dev(&meta), std::os::unix::fs::MetadataExt::ino(&meta)))
+        {
+            continue;
+        }
+        visited += 1;
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Ok(kind) = entry.file_type() else { continue };
+            if name == STAGING_DIR {
+                register(dir.clone());
+            } else if name.to_string_lossy().starts_with(LEGACY_PREFIX) && kind.is_file() {
+                if std::fs::remove_file(entry.path()).is_ok() {
+                    tracing::info!(path = %entry.path().display(), "removed a temporary upload file of an earlier version");
+                }
+            } else if kind.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    visited
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_names_have_one_length_and_depend_on_owner_and_name() {
+        let long = "n".repeat(255);
+        let a = staged_name("alice", OsStr::new(&long));
+        assert_eq!(a.len(), 32);
+        assert_eq!(staged_name("alice", OsStr::new("x")).len(), 32);
+        assert_ne!(a, staged_name("bob", OsStr::new(&long)));
+        assert_ne!(staged_name("alice", OsStr::new("ab")), staged_name("alice\0a", OsStr::new("b")));
+    }
+
+    #[test]
+    fn the_sweep_removes_expired_unlocked_files_and_empty_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("f");
+        let staging = folder.join(STAGING_DIR);
+        std::fs::create_dir_all(&staging).unwrap();
+        std::fs::write(staging.join("expired"), b"12345").unwrap();
+        std::fs::write(staging.join("held"), b"123").unwrap();
+        let held = std::fs::OpenOptions::new().write(true).open(staging.join("held")).unwrap();
+        assert!(try_lock(&held).unwrap());
+        std::fs::write(folder.join(".ferroftp-upload-0011-old.bin"), b"legacy").unwrap();
+        assert!(discover(&[dir.path().to_path_buf()], 100) >= 2);
+        assert!(!folder.join(".ferroftp-upload-0011-old.bin").exists(), "legacy temporary file removed");
+        let roots = [dir.path().to_path_buf()];
+        // Nothing is old enough for a day's retention.
+        let s = sweep(Duration::from_secs(86_400), &roots);
+        assert!(s.removed.is_empty(), "{s:?}");
+        // Another server's folders are not this one's to sweep.
+        assert!(sweep(Duration::ZERO, &[PathBuf::from("/elsewhere")]).removed.is_empty());
+        // With no retention, what nobody holds goes; the held file stays.
+        let s = sweep(Duration::ZERO, &roots);
+        assert_eq!(s.removed, [(folder.clone(), 5)]);
+        assert!(staging.join("held").exists());
+        drop(held);
+        let s = sweep(Duration::ZERO, &roots);
+        assert!(s.removed.contains(&(folder.clone(), 3)), "{s:?}");
+        assert!(!staging.exists(), "the empty staging folder is removed");
+        assert!(!known().contains(&folder));
+    }
+}
