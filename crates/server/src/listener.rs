@@ -78,6 +78,11 @@ impl ServerHandle {
         self.shared.current().login_guard.bans()
     }
 
+    /// Sessions open now (logged in or not).
+    pub fn sessions(&self) -> u32 {
+        self.shared.current().connections.total()
+    }
+
     /// Counters of the password checks (run, refused for want of room, ...).
     pub fn password_check_stats(&self) -> crate::auth::CheckStats {
         self.shared.current().password_checks.stats()

@@ -528,3 +528,343 @@ fn path_tricks_are_refused() {
     assert!(flips > 10 && served > 0, "flips {flips}, served {served}");
     honest.finish();
 }
+
+/// A folder shared with the README's `staff` rights (list, read, write,
+/// append, rename, mkdir: no delete) and a user with list, read and append.
+fn no_delete_server() -> TestServer {
+    let toml = format!(
+        r#"
+[users.staff]
+password = "{PW_HASH}"
+[users.staff.folders]
+"/" = {{ path = "{{root}}", rights = ["list", "read", "write", "append", "rename", "mkdir"] }}
+[users.appender]
+password = "{PW_HASH}"
+[users.appender.folders]
+"/" = {{ path = "{{root}}", rights = ["list", "read", "append"] }}
+"#
+    );
+    TestServer::from_toml(&toml, &[])
+}
+
+/// Users without the `delete` right cannot destroy or replace stored bytes,
+/// whichever command they try: renaming onto a file, storing over it,
+/// restarting below its size (with an empty upload, which once cut a file to
+/// one byte). Appending (REST at exactly the size, or APPE) works. The check
+/// is on the bytes on disk after every attempt.
+#[test]
+fn users_without_delete_cannot_destroy_files() {
+    let srv = no_delete_server();
+    let victim = content(5000, 77);
+    let reset = |srv: &TestServer| {
+        srv.write("victim", &victim);
+        srv.write("junk", b"junk");
+    };
+    reset(&srv);
+    let mut c = srv.raw();
+    c.login("staff", PW);
+    c.expect("TYPE I", 200);
+    c.expect("RNFR junk", 350);
+    let r = c.expect("RNTO victim", 550);
+    assert!(r.text().contains("/victim exists") && r.text().contains("'delete'"), "{r:?}");
+    assert_eq!(srv.read("victim"), victim);
+    assert_eq!(srv.read("junk"), b"junk");
+    for attempt in ["STOR victim", "REST 1\r\nSTOR victim", "REST 1\r\nAPPE victim", "REST 0\r\nSTOR victim"] {
+        let mut lines: Vec<&str> = attempt.split("\r\n").collect();
+        let last = lines.pop().unwrap();
+        for l in lines {
+            c.expect(l, 350);
+        }
+        let (r, _) = c.upload(last, b"");
+        assert_eq!(r.code, 550, "{attempt:?}: {r:?}");
+        assert!(r.text().contains("no 'delete' right"), "{attempt:?}: {r:?}");
+        assert_eq!(srv.read("victim"), victim, "{attempt:?} changed the file");
+    }
+    // New names still work, and appends do.
+    assert_eq!(c.upload("STOR fresh", b"new").1.code, 226);
+    c.expect("REST 5000", 350);
+    assert_eq!(c.upload("STOR victim", b"+tail").1.code, 226);
+    let mut longer = victim.clone();
+    longer.extend_from_slice(b"+tail");
+    assert_eq!(srv.read("victim"), longer);
+    c.expect("RNFR junk", 350);
+    c.expect("RNTO renamed", 250);
+
+    // A user with list, read and append: no cut, no replace; appends only.
+    reset(&srv);
+    let mut a = srv.raw();
+    a.login("appender", PW);
+    a.expect("TYPE I", 200);
+    a.expect("REST 1", 350);
+    assert_eq!(a.upload("APPE victim", b"").0.code, 550);
+    assert_eq!(a.upload("STOR other", b"x").0.code, 550, "no write: no new file");
+    assert_eq!(srv.read("victim"), victim);
+    assert_eq!(a.upload("APPE victim", b"!").1.code, 226);
+    assert_eq!(srv.read("victim").len(), 5001);
+}
+
+/// Anonymous writers may add files and folders, nothing else: no CHMOD, no
+/// MFMT on what exists (they may date their own uploads of this session).
+/// For everyone, CHMOD needs its own right, never sets setuid, setgid or
+/// sticky bits, and never applies to the root or a mount point.
+#[test]
+fn chmod_and_mfmt_cannot_change_what_is_not_yours() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let srv = TestServer::start_with(AnonymousAccess::Write, |_| {});
+    srv.write("others.txt", b"someone else's");
+    let mode = |p: &str| std::fs::metadata(srv.path(p)).unwrap().permissions().mode() & 0o7777;
+    let mtime = |p: &str| std::fs::metadata(srv.path(p)).unwrap().mtime();
+    let (root_mode, file_mode, file_time) = (mode(""), mode("others.txt"), mtime("others.txt"));
+    let mut anon = srv.raw();
+    anon.login("anonymous", "guest@");
+    anon.expect("TYPE I", 200);
+    for cmd in ["SITE CHMOD 000 others.txt", "SITE CHMOD 4777 others.txt", "SITE CHMOD 0700 /", "SITE CHMOD 0700 ."] {
+        let r = anon.expect(cmd, 550);
+        assert!(r.text().contains("'chmod'"), "{cmd}: {r:?}");
+    }
+    let r = anon.expect("MFMT 19700101000000 others.txt", 550);
+    assert!(r.text().contains("'delete'"), "{r:?}");
+    assert_eq!((mode(""), mode("others.txt"), mtime("others.txt")), (root_mode, file_mode, file_time));
+    // Its own upload of this session it may date (lftp mirror -R does).
+    assert_eq!(anon.upload("STOR mine.txt", b"mine").1.code, 226);
+    anon.expect("MFMT 20200102030405 mine.txt", 213);
+    assert_eq!(mtime("mine.txt"), 1_577_934_245);
+    // Another anonymous session may not.
+    let mut other = srv.raw();
+    other.login("anonymous", "other@");
+    other.expect("MFMT 19700101000000 mine.txt", 550);
+
+    // A user with every right: no setuid, setgid or sticky, not on the root.
+    let mut alice = srv.raw_alice();
+    for bits in ["4755", "2755", "1777", "7777"] {
+        let r = alice.expect(&format!("SITE CHMOD {bits} others.txt"), 550);
+        assert!(r.text().contains("setuid"), "{r:?}");
+    }
+    alice.expect("SITE CHMOD 0700 /", 550);
+    assert_eq!((mode(""), mode("others.txt")), (root_mode, file_mode));
+    alice.expect("SITE CHMOD 0640 others.txt", 200);
+    assert_eq!(mode("others.txt"), 0o640);
+    alice.expect("MFMT 19700101000000 others.txt", 213);
+
+    // Mount points are not changed either.
+    let toml = format!(
+        r#"
+[users.u]
+password = "{PW_HASH}"
+[users.u.folders]
+"/" = {{ path = "{{root}}/home", rights = "all" }}
+"/shared" = {{ path = "{{root}}/shared", rights = "all" }}
+"#
+    );
+    let srv = TestServer::from_toml(&toml, &["home", "shared"]);
+    let mut u = srv.raw();
+    u.login("u", PW);
+    let before = std::fs::metadata(srv.path("shared")).unwrap().permissions().mode();
+    u.expect("SITE CHMOD 0777 /shared", 550);
+    assert_eq!(std::fs::metadata(srv.path("shared")).unwrap().permissions().mode(), before);
+}
+
+/// Create-only at the moment of the rename: an anonymous upload that began
+/// before alice stored the same name does not replace her file when it ends
+/// (553); raced a few dozen times, anonymous never replaces anything.
+#[test]
+fn an_upload_never_replaces_a_file_that_appeared_after_it_started() {
+    let srv = TestServer::start_with(AnonymousAccess::Write, |_| {});
+    let mut anon = srv.raw();
+    anon.login("anonymous", "guest@");
+    anon.expect("TYPE I", 200);
+    let mut alice = srv.raw_alice();
+    alice.expect("TYPE I", 200);
+    let mut slow = anon.epsv();
+    anon.expect("STOR report.pdf", 150);
+    slow.write_all(b"anonymous junk").unwrap();
+    assert_eq!(alice.upload("STOR report.pdf", b"alice's report").1.code, 226);
+    drop(slow);
+    let r = anon.reply();
+    assert_eq!(r.code, 553, "{r:?}");
+    assert!(r.text().contains("while this upload ran"), "{r:?}");
+    assert_eq!(srv.read("report.pdf"), b"alice's report");
+
+    // The same race, left to the scheduler.
+    for round in 0..30 {
+        let name = format!("race-{round}.bin");
+        let mut data = anon.epsv();
+        anon.expect(&format!("STOR {name}"), 150);
+        let body = format!("alice {round}");
+        let racer = {
+            let mut alice = srv.raw_alice();
+            let (name, body) = (name.clone(), body.clone());
+            std::thread::spawn(move || assert_eq!(alice.upload(&format!("STOR {name}"), body.as_bytes()).1.code, 226))
+        };
+        data.write_all(b"anonymous").unwrap();
+        drop(data);
+        let anon_reply = anon.reply();
+        racer.join().unwrap();
+        // Anonymous either came first (and alice, who may delete, replaced it) or got 553.
+        assert!(matches!(anon_reply.code, 226 | 553), "{anon_reply:?}");
+        assert_eq!(srv.read(&name), body.as_bytes(), "round {round}: anonymous replaced alice's file");
+    }
+}
+
+/// A client killed mid-upload closes both its connections at once: the data
+/// connection's end then looks like the end of the file. The upload must not
+/// replace the complete file with a partial one (16 of 60 did). Each round
+/// kills an upload over a 4 MiB file after 1 to 3 MiB; the file stays whole,
+/// and what arrived stays staged to be resumed.
+#[test]
+fn a_client_killed_mid_upload_never_replaces_the_file() {
+    let srv = TestServer::start();
+    let original = content(4 << 20, 9);
+    let replacement = content(4 << 20, 10);
+    srv.write("victim.bin", &original);
+    for round in 0..60 {
+        let mut c = srv.raw_alice();
+        c.expect("TYPE I", 200);
+        let mut data = c.epsv();
+        c.expect("STOR victim.bin", 150);
+        let sent = (1 + round % 3) << 20;
+        data.write_all(&replacement[..sent]).unwrap();
+        // As the kernel does for a killed process: both closed, data first
+        // (half the rounds) or control first.
+        if round % 2 == 0 {
+            drop(data);
+            drop(c);
+        } else {
+            drop(c);
+            drop(data);
+        }
+        wait_uploads_ended(&srv.path(""));
+        assert!(srv.read("victim.bin") == original, "round {round}: a partial upload replaced the file");
+    }
+    // The last round's bytes wait for alice to resume them.
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    let staged: usize = c.expect("SIZE victim.bin", 213).text().parse().unwrap();
+    assert!(staged > 0 && staged <= 3 << 20, "{staged}");
+    c.expect(&format!("REST {staged}"), 350);
+    assert_eq!(c.upload("STOR victim.bin", &replacement[staged..]).1.code, 226);
+    assert!(srv.read("victim.bin") == replacement);
+}
+
+/// REST 4096 / EPSV / STOR must write from 4096, not rewrite the file from 0
+/// (the marker was lost when PASV, EPSV, PORT, EPRT or TYPE came between).
+#[test]
+fn a_restart_marker_survives_the_data_connection_setup() {
+    let srv = TestServer::start();
+    let data = content(8192, 3);
+    srv.write("f.bin", &data);
+    let mut c = srv.raw_alice();
+    c.expect("REST 4096", 350);
+    c.expect("TYPE I", 200);
+    let (_, done) = c.upload("STOR f.bin", b"tail");
+    assert_eq!(done.code, 226);
+    let mut expected = data[..4096].to_vec();
+    expected.extend_from_slice(b"tail");
+    assert_eq!(srv.read("f.bin"), expected);
+}
+
+/// The staging of uploads is out of the users' namespace: its names are
+/// refused for every command and never listed, and a target name of any
+/// length up to 255 bytes works (the staged name does not grow with it).
+#[test]
+fn staging_is_out_of_reach_and_names_of_any_length_work() {
+    let srv = TestServer::start();
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    // Something staged: an interrupted upload.
+    let mut data = c.epsv();
+    c.expect("STOR big.bin", 150);
+    data.write_all(&content(100_000, 1)).unwrap();
+    socket2::SockRef::from(&data).set_linger(Some(Duration::ZERO)).unwrap();
+    drop(data);
+    assert_eq!(c.reply().code, 426);
+    assert!(srv.path(".ferroftp-staging").is_dir());
+    let (r, _) = c.upload("STOR .ferroftp-upload-x", b"hidden?");
+    assert_eq!(r.code, 553, "{r:?}");
+    for cmd in [
+        "CWD .ferroftp-staging",
+        "RETR .ferroftp-staging/x",
+        "DELE .ferroftp-staging",
+        "MKD .ferroftp-x",
+        "SIZE .ferroftp-staging",
+        "RMD /.ferroftp-staging",
+    ] {
+        let _d = c.epsv();
+        let r = c.cmd(cmd);
+        assert_eq!(r.code, 553, "{cmd}: {r:?}");
+        assert!(r.text().contains("reserved"), "{cmd}: {r:?}");
+    }
+    for list in ["NLST -a", "LIST -a", "MLSD"] {
+        let lines = c.listing(list);
+        assert!(lines.iter().all(|l| !l.contains(".ferroftp")), "{list}: {lines:?}");
+    }
+    for len in [221, 222, 240, 255] {
+        let name = "n".repeat(len);
+        let (_, done) = c.upload(&format!("STOR {name}"), b"long name");
+        assert_eq!(done.code, 226, "{len}: {done:?}");
+        assert_eq!(srv.read(&name), b"long name");
+    }
+}
+
+/// Slow uploads do not hold resources forever: under the minimum rate for a
+/// window of network time the transfer ends with 426 (what arrived is kept to
+/// resume). A transfer slowed by a speed limit is not "slow". One address
+/// cannot open more than the default 64 sessions.
+#[test]
+fn slow_transfers_end_and_one_address_cannot_take_every_session() {
+    let srv = TestServer::start_with(AnonymousAccess::Read, |c| {
+        c.min_transfer_rate = 1024;
+        c.min_rate_window = Duration::from_secs(2);
+        c.max_connections_per_ip = ferroftp_server::config::ServerConfig::default().max_connections_per_ip;
+    });
+    let mut c = srv.raw_alice();
+    c.expect("TYPE I", 200);
+    let mut data = c.epsv();
+    c.expect("STOR trickle.bin", 150);
+    let started = Instant::now();
+    let mut ended = None;
+    // One byte every 250 ms (4 bytes/s), bounded at 20 s.
+    while started.elapsed() < Duration::from_secs(20) {
+        if data.write_all(b"x").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+        if started.elapsed() > Duration::from_secs(2) {
+            c.send("NOOP");
+            let r = c.reply();
+            if r.code != 200 {
+                ended = Some(r);
+                break;
+            }
+        }
+    }
+    let r = ended.unwrap_or_else(|| c.reply());
+    assert_eq!(r.code, 426, "{r:?}");
+    assert!(r.text().contains("too slow"), "{r:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    drop(data);
+
+    // A throttled upload at 2 KiB/s moves along under its limit: it is not cut off.
+    let throttled = TestServer::start_with(AnonymousAccess::Read, |c| {
+        c.min_transfer_rate = 64 * 1024;
+        c.min_rate_window = Duration::from_secs(1);
+        c.upload_limit = Some(16 * 1024);
+    });
+    let mut t = throttled.raw_alice();
+    t.expect("TYPE I", 200);
+    let body = content(48 * 1024, 4);
+    let (_, done) = t.upload("STOR limited.bin", &body);
+    assert_eq!(done.code, 226, "{done:?}");
+
+    // 64 sessions from one address; the 65th is told why.
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        held.push(Raw::connect_from("127.0.0.5", srv.v4));
+    }
+    assert!(held.iter().all(|r| r.greeting.code == 220));
+    let refused = Raw::connect_from("127.0.0.5", srv.v4);
+    assert_eq!(refused.greeting.code, 421, "{:?}", refused.greeting);
+    assert!(refused.greeting.text().contains("from your address"), "{:?}", refused.greeting);
+    let other = Raw::connect_from("127.0.0.6", srv.v4);
+    assert_eq!(other.greeting.code, 220);
+}

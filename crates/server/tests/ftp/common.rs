@@ -214,6 +214,24 @@ pub fn ftp_login(addr: SocketAddr, user: &str, pass: &str) -> FtpStream {
     ftp
 }
 
+/// Waits (at most 30 s) until no upload holds a staged file in the folder
+/// `dir` (`.ferroftp-staging` in it): every upload into it has ended,
+/// committed or not. Panics at the deadline.
+pub fn wait_uploads_ended(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = std::fs::read_dir(dir.join(".ferroftp-staging")).into_iter().flatten().flatten().any(|e| {
+            let Ok(f) = std::fs::File::open(e.path()) else { return false };
+            rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err()
+        });
+        if !held {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "an upload in {} did not end", dir.display());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 pub fn sha256(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
 }
