@@ -3,6 +3,7 @@
 mod client;
 mod config;
 mod control;
+mod keys;
 mod sandbox;
 mod serve;
 mod tls;
@@ -132,6 +133,15 @@ enum Command {
     /// configuration. Reads the password without echo (or one line from
     /// standard input when it is not a terminal).
     Passwd,
+    /// The helper `serve` starts, as root, to read its TLS key files after it
+    /// gave up root (see `server.user`); not for use by hand.
+    #[command(hide = true)]
+    KeyHelper {
+        #[arg(long)]
+        cert: std::path::PathBuf,
+        #[arg(long)]
+        key: std::path::PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -141,6 +151,7 @@ fn main() -> std::process::ExitCode {
         Command::Cert { command } => tls::run_cert(command),
         Command::Config { command } => config::run(command),
         Command::Passwd => config::passwd(),
+        Command::KeyHelper { cert, key } => keys::run_helper(&cert, &key),
         Command::Reload { socket } => control::reload(&socket),
         Command::Bans { socket, lift } => control::bans(&socket, lift.as_deref()),
         Command::Ls(args) => client::commands::ls(args),

@@ -213,6 +213,22 @@ pub(crate) fn server_config(p: &Prepared) -> anyhow::Result<(ServerConfig, Optio
         crate::tls::settings(p.file.tls.as_ref(), &p.base, &names, p.loaded.directory.wants_client_certificates())?;
     let generated = tls.as_ref().and_then(|(_, g)| g.clone());
     config.tls = tls.map(|(settings, _)| settings);
+    // A server that gave up root reads its key files through its helper.
+    if let Some(tls) = &mut config.tls
+        && let ferroftp_server::CertificateSource::Files { cert, key } = &tls.certificate
+        && let Some(running) = crate::keys::helper()
+    {
+        let Some(helper) = crate::keys::helper_for(cert, key) else {
+            let (c, k) = ferroftp_server::tls::CertificateProvider::names(running.as_ref());
+            bail!(
+                "the TLS files are now {} and {}, but this server gave up root and reads only {c} and {k} \
+                 (through its key helper): restart the server to use other files",
+                cert.display(),
+                key.display()
+            );
+        };
+        tls.certificate = ferroftp_server::CertificateSource::Provider(helper);
+    }
     Ok((config, generated))
 }
 
@@ -226,14 +242,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .init();
-    let (config, generated_cert) = server_config(&prepared)?;
+    let (mut config, generated_cert) = server_config(&prepared)?;
+    // Started as root to run as another user: the key files (often readable
+    // by root only) are read by a helper that keeps root for that alone.
+    let server_section = &prepared.file.server;
+    if server_section.user.is_some()
+        && nix::unistd::Uid::effective().is_root()
+        && let Some(tls) = &mut config.tls
+        && let ferroftp_server::CertificateSource::Files { cert, key } = &tls.certificate
+    {
+        let helper = crate::keys::KeyHelper::start(cert, key)?;
+        tls.certificate = ferroftp_server::CertificateSource::Provider(helper);
+        info!("TLS key files are read by a helper that keeps root for that alone (privilege separation)");
+    }
     let open_files = set_open_files(prepared.file.server.open_files).context("setting the limit of open files")?;
     info!(open_files, "limit of open files");
     // Everything that needs root happens now: the ports, the control socket.
     let listeners = Listeners::bind(&config).context("starting the server")?;
     let control_socket = prepared.file.server.control_socket.as_ref().map(|p| prepared.base.join(p));
     let control = control_socket.as_deref().map(crate::control::listen).transpose()?;
-    let server_section = &prepared.file.server;
     crate::sandbox::drop_privileges(server_section.user.as_deref(), server_section.group.as_deref())?;
     if server_section.sandbox != Some(false) {
         crate::sandbox::restrict(&sandbox_allowed(&args, &prepared, &config))?;
@@ -246,23 +273,38 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// What the sandbox lets the server reach: the served folders, and read-only
-/// the configuration file, the certificate and key (re-read on reload), and
-/// the folder of generated certificates.
+/// the folders of the configuration file, the certificate and the key (re-read
+/// on reload), and the folder of generated certificates.
+///
+/// Folders, not the files: a file replaced by `mv`, `sed -i` or an editor is a
+/// new file, and a renewed certificate (certbot) is a new file in
+/// `archive/` behind a symbolic link moved in `live/`; the folders of both
+/// the names and the files they lead to are allowed.
 fn sandbox_allowed(args: &ServeArgs, prepared: &Prepared, config: &ServerConfig) -> crate::sandbox::Allowed {
     let mut folders = prepared.loaded.directory.folders();
     folders.extend(prepared.loaded.server_root.clone());
     folders.sort();
     folders.dedup();
     let mut read = Vec::new();
-    read.extend(args.config.as_ref().map(|p| p.canonicalize().unwrap_or_else(|_| p.clone())));
-    if let Some(tls) = &config.tls
-        && let ferroftp_server::CertificateSource::Files { cert, key } = &tls.certificate
-    {
-        read.extend([cert.clone(), key.clone()]);
+    if let Some(path) = &args.config {
+        read.extend(crate::keys::folders_of(&std::path::absolute(path).unwrap_or_else(|_| path.clone())));
+    }
+    let files = match config.tls.as_ref().map(|t| &t.certificate) {
+        Some(ferroftp_server::CertificateSource::Files { cert, key }) => vec![cert.clone(), key.clone()],
+        Some(ferroftp_server::CertificateSource::Provider(p)) => {
+            let (c, k) = p.names();
+            vec![PathBuf::from(c), PathBuf::from(k)]
+        }
+        _ => Vec::new(),
+    };
+    for file in files {
+        read.extend(crate::keys::folders_of(&file));
     }
     if let Some(t) = &prepared.file.tls {
         read.extend(t.state_dir.as_ref().map(|d| prepared.base.join(d)));
     }
+    read.sort();
+    read.dedup();
     crate::sandbox::Allowed { folders, read }
 }
 
@@ -373,7 +415,9 @@ pub(crate) fn reload(args: &ServeArgs, handle: &ServerHandle) -> anyhow::Result<
         }
     }
     let (config, _) = server_config(&p)?;
-    handle.reload(config, Arc::new(p.loaded.directory))?;
+    if let Some(fingerprint) = handle.reload(config, Arc::new(p.loaded.directory))? {
+        info!(fingerprint, "TLS certificate in use after the reload (SHA-256)");
+    }
     Ok(())
 }
 

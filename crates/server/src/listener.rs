@@ -61,16 +61,19 @@ impl ServerHandle {
     /// Replaces the configuration and accounts: sessions that start from now on
     /// use them, running sessions keep theirs. On error nothing changes. Listen
     /// addresses are bound once; a change to them waits for a restart (logged).
-    pub fn reload(&self, config: ServerConfig, auth: Arc<dyn Authenticator>) -> Result<(), ServerError> {
+    /// Returns the SHA-256 fingerprint of the TLS certificate now in use.
+    pub fn reload(&self, config: ServerConfig, auth: Arc<dyn Authenticator>) -> Result<Option<String>, ServerError> {
         let old = self.shared.current();
-        let tls = config.tls.clone().map(TlsContext::new).transpose()?.map(|(ctx, _)| ctx);
+        let tls = config.tls.clone().map(TlsContext::new).transpose()?;
+        let fingerprint = tls.as_ref().map(|(_, f)| f.clone());
+        let tls = tls.map(|(ctx, _)| ctx);
         let implicit = |c: &ServerConfig| c.tls.as_ref().map(|t| t.implicit_listen.clone()).unwrap_or_default();
         if config.listen != old.config.listen || implicit(&config) != implicit(&old.config) {
             warn!("listen addresses changed in the configuration; they take effect at the next restart");
         }
         let ctx = Arc::new(ServerContext::new(config, auth, self.shared.shutdown.clone(), tls, Some(&old)));
         *self.shared.current.write().unwrap_or_else(|e| e.into_inner()) = ctx;
-        Ok(())
+        Ok(fingerprint)
     }
 
     /// The bans in force after repeated failed logins (RFC 2577 §4).

@@ -35,6 +35,18 @@ pub enum CertificateSource {
     Files { cert: PathBuf, key: PathBuf },
     /// PEM text held in memory.
     Pem { cert: String, key: String },
+    /// PEM read by someone else on each load: for a server that gave up the
+    /// privileges its key files need (the binary's key-reading helper).
+    Provider(std::sync::Arc<dyn CertificateProvider>),
+}
+
+/// Reads a certificate chain and its key on request, as the files hold them
+/// now (after a renewal too).
+pub trait CertificateProvider: Send + Sync + std::fmt::Debug {
+    /// The PEM certificate chain and the PEM private key.
+    fn load(&self) -> Result<(Vec<u8>, Vec<u8>), TlsError>;
+    /// What to call the certificate and the key in messages (their files).
+    fn names(&self) -> (String, String);
 }
 
 /// Everything about FTPS.
@@ -109,18 +121,22 @@ impl Identity {
             CertificateSource::Files { cert, key } => {
                 let (c, k) = (cert.display().to_string(), key.display().to_string());
                 let chain = read_chain(cert.as_path(), &c)?;
-                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                    file_error(&k, format!("no usable private key ({e}); expected a PEM PRIVATE KEY block"))
-                })?;
+                let key_pem = std::fs::read(key).map_err(|e| file_error(&k, format!("cannot read: {e}")))?;
+                let key = parse_key(&key_pem, &k)?;
                 (c, k, chain, key)
             }
             CertificateSource::Pem { cert, key } => {
-                let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| file_error("certificate", e.to_string()))?;
+                let chain = parse_chain(cert.as_bytes(), "certificate")?;
                 let key =
                     PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| file_error("key", e.to_string()))?;
                 ("certificate".to_string(), "key".to_string(), chain, key)
+            }
+            CertificateSource::Provider(provider) => {
+                let (c, k) = provider.names();
+                let (chain_pem, key_pem) = provider.load()?;
+                let chain = parse_chain(&chain_pem, &c)?;
+                let key = parse_key(&key_pem, &k)?;
+                (c, k, chain, key)
             }
         };
         if chain.is_empty() {
@@ -170,9 +186,18 @@ impl Identity {
 
 fn read_chain(path: &Path, name: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let pem = std::fs::read(path).map_err(|e| file_error(name, format!("cannot read: {e}")))?;
-    CertificateDer::pem_slice_iter(&pem)
+    parse_chain(&pem, name)
+}
+
+fn parse_chain(pem: &[u8], name: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(name, format!("not a PEM certificate chain: {e}")))
+}
+
+fn parse_key(pem: &[u8], name: &str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(pem)
+        .map_err(|e| file_error(name, format!("no usable private key ({e}); expected a PEM PRIVATE KEY block")))
 }
 
 fn check_validity(cert: &CertificateDer<'_>, name: &str) -> Result<(), TlsError> {

@@ -465,8 +465,14 @@ fn check_tls(b: &mut Builder<'_>, file: &ConfigFile) {
         (Some(c), Some(k)) if b.options.check_paths => {
             for (p, what) in [(c, "certificate"), (k, "key")] {
                 let path = b.options.resolve(p.get_ref());
-                if !path.is_file() {
-                    b.error(Some(p), format!("TLS {what} file {} does not exist", path.display()));
+                // A folder this process may not enter (a root-only key, read by
+                // the key helper of a server that gave up root) is checked when
+                // the key is loaded, where the reason can be told.
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_file() => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+                    Ok(_) => b.error(Some(p), format!("TLS {what} file {} is not a file", path.display())),
+                    Err(_) => b.error(Some(p), format!("TLS {what} file {} does not exist", path.display())),
                 }
             }
         }

@@ -29,7 +29,7 @@ const CHUNK: usize = 256 * 1024;
 /// the large one. Small and slow uploads (most of a busy server's) never
 /// hold more than the small buffers; fast ones reach the large size within a
 /// few blocks.
-const RECEIVE_FIRST: usize = 64 * 1024;
+const RECEIVE_FIRST: usize = 16 * 1024;
 const RECEIVE_CHUNK: usize = 1024 * 1024;
 /// Listing bytes gathered before a write.
 const LIST_FLUSH: usize = 64 * 1024;
@@ -169,11 +169,19 @@ pub(crate) struct Pace {
     /// Network waiting time and bytes moved in the current window.
     waited: Duration,
     moved: u64,
+    /// Found too slow by a read that still had bytes to hand over.
+    failure: Option<TransferError>,
 }
 
 impl Pace {
     pub(crate) fn new(min: MinRate) -> Self {
-        Pace { min, waited: Duration::ZERO, moved: 0 }
+        Pace { min, waited: Duration::ZERO, moved: 0, failure: None }
+    }
+
+    /// Network time left in the current window, when there is a minimum.
+    fn remaining(&self) -> Option<Duration> {
+        (!self.min.window.is_zero() && self.min.bytes_per_second > 0)
+            .then(|| self.min.window.saturating_sub(self.waited))
     }
 
     /// Records a network step that started at `started` and moved `bytes`;
@@ -468,33 +476,17 @@ async fn receive(
         let mut n = 0;
         let mut failure = None;
         while n < buf.len() {
-            let started = tokio::time::Instant::now();
             let read = tokio::select! {
-                r = stalled(stall, stream.read(&mut buf[n..])) => r,
-                _ = aborted.cancelled() => {
-                    failure = Some(TransferError::Aborted);
-                    break;
-                }
+                r = read_paced(stream, &mut buf[n..], stall, pace) => r,
+                _ = aborted.cancelled() => Err(TransferError::Aborted),
             };
             let got = match read {
                 Ok(got) => got,
-                // TLS closed by TCP FIN without close_notify: curl and FileZilla
-                // end uploads this way, so it is the end of the file. A reset or
-                // a stall is not (those are `Lost`, never 226).
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    tracing::debug!("data connection closed without TLS close_notify");
-                    0
-                }
                 Err(e) => {
-                    failure = Some(TransferError::Lost(e));
+                    failure = Some(e);
                     break;
                 }
             };
-            if let Err(e) = pace.step(started, got as u64) {
-                failure = Some(e);
-                n += got;
-                break;
-            }
             if got == 0 {
                 break;
             }
@@ -553,6 +545,50 @@ async fn receive(
         upload.write(decoded, len).await.map_err(disk_error)?;
     }
     Ok(total)
+}
+
+/// Reads once, failing after `stall` without a byte, or as soon as a window
+/// of network time passes with fewer bytes than the pace needs: a client that
+/// sends a byte and then nothing is cut off at the end of the window, not
+/// when its next byte arrives. The end of the stream is `Ok(0)`.
+async fn read_paced(
+    stream: &mut DataStream,
+    buf: &mut [u8],
+    stall: Duration,
+    pace: &mut Pace,
+) -> Result<usize, TransferError> {
+    if let Some(e) = pace.failure.take() {
+        return Err(e);
+    }
+    let stalled_at = tokio::time::Instant::now() + stall;
+    loop {
+        let started = tokio::time::Instant::now();
+        let limit = pace.remaining().map_or(stalled_at, |left| (started + left).min(stalled_at));
+        // A read of a socket or a TLS stream can be given up and started again
+        // without losing bytes.
+        match tokio::time::timeout_at(limit, stream.read(buf)).await {
+            Ok(Ok(n)) => {
+                // Too slow, but these bytes are handed over first (and kept).
+                if let Err(e) = pace.step(started, n as u64) {
+                    pace.failure = Some(e);
+                }
+                return Ok(n);
+            }
+            // TLS closed by TCP FIN without close_notify: curl and FileZilla
+            // end uploads this way, so it is the end of the file. A reset or
+            // a stall is not (those are `Lost`, never 226).
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                tracing::debug!("data connection closed without TLS close_notify");
+                return Ok(0);
+            }
+            Ok(Err(e)) => return Err(TransferError::Lost(e)),
+            Err(_) if tokio::time::Instant::now() >= stalled_at => {
+                return Err(TransferError::Lost(io::Error::new(io::ErrorKind::TimedOut, "transfer stalled")));
+            }
+            // A window passed while waiting: too slow, or a new window begins.
+            Err(_) => pace.step(started, 0)?,
+        }
+    }
 }
 
 /// Ends an upload that failed with `error`: what arrived stays staged for

@@ -232,6 +232,21 @@ pub fn wait_uploads_ended(dir: &std::path::Path) {
     }
 }
 
+/// Waits (at most 30 s) until an upload into the folder `dir` has written
+/// bytes to its staged file: the server has received some of it.
+pub fn wait_staged_bytes(dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_dir(dir.join(".ferroftp-staging"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
+    {
+        assert!(std::time::Instant::now() < deadline, "nothing staged in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 pub fn sha256(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
 }

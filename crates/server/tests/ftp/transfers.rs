@@ -464,6 +464,7 @@ fn aborted_upload_never_appears_under_its_name_and_can_be_resumed() {
     let mut conn = c.epsv();
     c.expect("STOR partial.bin", 150);
     conn.write_all(&data[..600_000]).unwrap();
+    wait_staged_bytes(&srv.path(""));
     c.send("ABOR");
     assert_eq!(c.reply().code, 426);
     assert_eq!(c.reply().code, 226);
