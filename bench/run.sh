@@ -6,24 +6,33 @@
 #   bench/run.sh                 everything, 3 rounds
 #   ROUNDS=5 bench/run.sh        more rounds (medians are printed)
 #   SERVERS="ferroftp vsftpd" SESSIONS="100 1000" BIG_MIB=256 bench/run.sh
+#   bench/run.sh --quick         ferroftp and vsftpd, one round, smaller sizes
+#   BASELINE=HEAD~3 bench/run.sh --quick    also that revision of ferroftp, as "baseline"
 #
 # Needs root (Debian packages are installed, servers drop to the ftp user).
 # Binds 127.0.0.1 only; everything lives in a temporary directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+if [ "${1:-}" = --quick ]; then
+    : "${SERVERS:=ferroftp vsftpd}" "${ROUNDS:=1}" "${BIG_MIB:=256}" "${SESSIONS:=100 1000}" "${LOGINS:=300}"
+fi
 rounds=${ROUNDS:-3}
 big_mib=${BIG_MIB:-1024}
 small_files=${SMALL_FILES:-2000}
 logins=${LOGINS:-1000}
 sessions=${SESSIONS:-"100 1000 10000"}
 servers=${SERVERS:-"ferroftp vsftpd pure-ftpd proftpd pyftpdlib unftp"}
+baseline=${BASELINE:-}
+[ -z "$baseline" ] || servers+=" baseline"
 peers=$repo/bench/.peers        # downloaded peers, ignored by git
 client=$repo/bench/ftpbench/target/release/ftpbench
 
 log() { printf '== %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------- peers
+wants() { [[ " $servers " == *" $1 "* ]]; }
+
 install_peers() {
     export DEBIAN_FRONTEND=noninteractive
     local need=()
@@ -33,7 +42,8 @@ install_peers() {
     log "apt: ${need[*]}"
     apt-get install -y -qq "${need[@]}" >/dev/null
     # pure-ftpd and proftpd conflict with vsftpd in apt: unpacked, not installed.
-    if [ ! -x "$peers/root/usr/sbin/pure-ftpd" ] || [ ! -x "$peers/root/usr/sbin/proftpd" ]; then
+    if { wants pure-ftpd || wants proftpd; } &&
+        { [ ! -x "$peers/root/usr/sbin/pure-ftpd" ] || [ ! -x "$peers/root/usr/sbin/proftpd" ]; }; then
         log "unpacking pure-ftpd and proftpd-core"
         mkdir -p "$peers/debs" "$peers/root"
         (cd "$peers/debs" && apt-get download pure-ftpd pure-ftpd-common proftpd-core 2>/dev/null)
@@ -41,7 +51,7 @@ install_peers() {
     fi
     python3 -c 'import pyftpdlib' 2>/dev/null || python3 -m pip install -q pyftpdlib==2.2.0 2>/dev/null ||
         python3 -m pip install -q --break-system-packages pyftpdlib==2.2.0
-    if [ ! -x "$peers/unftp/bin/unftp" ]; then
+    if wants unftp && [ ! -x "$peers/unftp/bin/unftp" ]; then
         log "cargo install unftp (once; a few minutes)"
         cargo install unftp --locked --root "$peers/unftp" -q
     fi
@@ -57,20 +67,28 @@ user=anonymous
 pass=bench@
 
 start_ferroftp() {
+    local bin=${1:-}
+    [ -n "$bin" ] || bin=$repo/target/release/ferroftp
     cat > "$work/ferroftp.toml" <<EOF
 [server]
 listen = ["127.0.0.1:$port"]
 max_connections = 30000
 max_connections_per_ip = 30000
 log_level = "error"
+${2:-}
 [anonymous]
 access = "write"
 root = "$work/root"
 max_sessions = 30000
 EOF
-    "$repo/target/release/ferroftp" serve --config "$work/ferroftp.toml" > "$work/ferroftp.log" 2>&1 &
+    "$bin" serve --config "$work/ferroftp.toml" > "$work/ferroftp.log" 2>&1 &
     pid=$!
 }
+
+# The same configuration for another build of ferroftp ($BASELINE).
+start_baseline() { start_ferroftp "$peers/baseline/target/release/ferroftp"; }
+# ferroftp without flushing uploads to disk before 226, to see what that costs.
+start_ferroftp-nosync() { start_ferroftp "" "sync_uploads = false"; }
 
 start_vsftpd() {
     cat > "$work/vsftpd.conf" <<EOF
@@ -234,6 +252,14 @@ install_peers
 log "building ferroftp and the benchmark client"
 cargo build --release -q
 cargo build --release -q --manifest-path bench/ftpbench/Cargo.toml
+if [ -n "$baseline" ]; then
+    log "building ferroftp $baseline as the baseline"
+    rm -rf "$peers/baseline/src"
+    git worktree prune
+    git worktree add -f --detach "$peers/baseline/src" "$baseline" >/dev/null
+    (cd "$peers/baseline/src" && CARGO_TARGET_DIR="$peers/baseline/target" cargo build --release -q -p ferroftp)
+    git worktree remove --force "$peers/baseline/src"
+fi
 ulimit -n "$(ulimit -Hn)"
 
 work=$(mktemp -d /tmp/ferroftp-bench.XXXXXX)
@@ -304,7 +330,7 @@ echo
 best() { # the best peer's median for a workload (highest; lowest for memory)
     local w=$1 order=${2:--rn} v
     for s in $servers; do
-        [ "$s" = ferroftp ] && continue
+        case $s in ferroftp | ferroftp-nosync | baseline) continue ;; esac
         # A peer that dropped sessions held fewer of them: not comparable.
         [ "${r[$s,${w}_fail]:-0}" -eq 0 ] || continue
         v=$(med "$s,$w"); [ "$v" = - ] || echo "$v"
@@ -336,5 +362,12 @@ if [[ " $servers " == *" ferroftp "* ]]; then
         awk -v n="$n" -v f="$f" -v b="$b" 'BEGIN {
             printf "  %d sessions: %.1f KiB per session", n, f / n;
             if (b > 0) printf ", %.2fx the memory of the leanest peer", f / b; print "" }'
+    done
+fi
+if [ -n "$baseline" ]; then
+    echo "ferroftp as a ratio to the baseline ($baseline):"
+    for w in retr stor files logins; do
+        awk -v w="$w" -v f="$(med "ferroftp,$w")" -v b="$(med "baseline,$w")" \
+            'BEGIN { if (b > 0) printf "  %s: %.2fx\n", w, f / b }'
     done
 fi

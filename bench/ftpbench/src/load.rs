@@ -112,6 +112,21 @@ impl Session {
         Ok(total)
     }
 
+    /// Runs an upload over EPSV: `line` (STOR ...) with `bytes` as its data.
+    pub fn upload(&mut self, line: &str, bytes: &[u8]) -> io::Result<()> {
+        let text = self.expect("EPSV", 229)?;
+        let target = SocketAddr::new(self.addr.ip(), parse_epsv_reply(&text).map_err(|_| fail(text.clone()))?);
+        let mut data = TcpStream::connect_timeout(&target, TIMEOUT)?;
+        let (code, text) = self.cmd(line)?;
+        if code != 150 && code != 125 {
+            return Err(fail(format!("{line} -> {code} {text}")));
+        }
+        data.write_all(bytes)?;
+        drop(data);
+        self.expect_reply(226)?;
+        Ok(())
+    }
+
     pub fn quit(mut self) {
         let _ = self.cmd("QUIT");
     }
@@ -126,6 +141,24 @@ pub fn files(addr: SocketAddr, user: &str, pass: &str, n: usize, prefix: &str) {
     let mut s = Session::login(addr, user, pass).expect("login");
     for i in 0..n {
         if s.data(&format!("RETR {prefix}{i}"), &mut buf).is_err() {
+            failures += 1;
+        }
+    }
+    s.quit();
+    let secs = start.elapsed().as_secs_f64();
+    println!("{n} {secs:.3} {:.0} {failures}", n as f64 / secs);
+}
+
+/// `puts N PREFIX`: one session uploads N files of 4 KiB as PREFIX0 …
+/// PREFIX{N-1}, each over its own EPSV connection and waiting for its 226.
+/// Prints `files seconds files/s failures`.
+pub fn puts(addr: SocketAddr, user: &str, pass: &str, n: usize, prefix: &str) {
+    let body: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+    let start = Instant::now();
+    let mut failures = 0;
+    let mut s = Session::login(addr, user, pass).expect("login");
+    for i in 0..n {
+        if s.upload(&format!("STOR {prefix}{i}"), &body).is_err() {
             failures += 1;
         }
     }

@@ -161,6 +161,7 @@ fn main() {
     let number = |i: usize| arg(i).parse::<usize>().expect("a number");
     match arg(5) {
         "files" => return load::files(arg(1).parse().expect("ADDR"), arg(2), arg(3), number(6), arg(7)),
+        "puts" => return load::puts(arg(1).parse().expect("ADDR"), arg(2), arg(3), number(6), arg(7)),
         "logins" => return load::logins(arg(1).parse().expect("ADDR"), arg(2), arg(3), number(6)),
         "sessions" => {
             let pid = arg(8).parse().expect("SERVER_PID");

@@ -112,8 +112,11 @@ impl ServerHandle {
 
 /// Finds interrupted uploads left by an earlier run (a walk of the served
 /// folders at start), then removes those older than `keep_partial_uploads`
-/// now and every quarter of that time (between 1 s and 10 min), giving their
-/// bytes back to the quotas that counted them. Ends with the server.
+/// now and every quarter of that time (between 1 s and 1 min), giving their
+/// bytes back to the quotas that counted them, and the staging folders that
+/// are empty (they stay between uploads into a folder: creating and removing
+/// one for each upload cost a fifth of the speed of small uploads). Ends
+/// with the server.
 async fn sweep_staged_uploads(shared: Arc<Shared>) {
     /// Folders the start-up walk visits at most.
     const MAX_DIRS: usize = 200_000;
@@ -133,7 +136,7 @@ async fn sweep_staged_uploads(shared: Arc<Shared>) {
         for (folder, bytes) in &swept.removed {
             ctx.quotas.released(folder, *bytes).await;
         }
-        let every = (keep / 4).clamp(Duration::from_secs(1), Duration::from_secs(600));
+        let every = (keep / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
         tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}

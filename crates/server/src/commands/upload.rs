@@ -147,7 +147,7 @@ pub(crate) async fn start(
     let opened = opened.replace("{mode}", mode_label(s));
     let outcome = s.start_transfer(Job::Receive { upload, ascii, quota }, verb, path, opened, done)?;
     if effect.stores_whole_file() {
-        s.mark_stored(path);
+        s.mark_stored();
     }
     Ok(outcome)
 }

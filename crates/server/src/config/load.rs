@@ -84,6 +84,16 @@ impl Builder<'_> {
     fn virtual_path(&mut self, key: &Spanned<String>) -> Option<VirtualPath> {
         let k = key.get_ref();
         let bad = !k.starts_with('/') || k.split('/').any(|c| c == "." || c == "..") || k.contains(['\\', '\0']);
+        if k.split('/').any(|c| c.starts_with(crate::storage::RESERVED_PREFIX)) {
+            self.error(
+                Some(key),
+                format!(
+                    "folder {k:?}: names beginning with {:?} are reserved by the server; choose another name",
+                    crate::storage::RESERVED_PREFIX
+                ),
+            );
+            return None;
+        }
         if bad {
             self.error(
                 Some(key),

@@ -183,6 +183,16 @@ fn mistakes_are_reported_at_their_line_and_column() {
     let (l, c, m) = mistake("[anonymous]\naccess = \"readonly\"\n");
     assert_eq!((l, c), (2, 10));
     assert!(m.contains("read") && m.contains("write"), "{m}");
+    // 18. A folder named like the server's staging folders.
+    let (l, c, m) = mistake(&format!(
+        "[users.u]\npassword = \"{HASH}\"\nhome = \"/tmp\"\nfolders.\"/.ferroftp-x\" = {{ path = \"/tmp\", rights = \"all\" }}\n"
+    ));
+    assert_eq!((l, c), (4, 9));
+    assert!(m.contains("reserved"), "{m}");
+    // 19. A rate of nothing (a minimum rate is turned off with min_rate_window = 0).
+    let (l, _, m) = mistake("[server]\nmin_transfer_rate = 0\n");
+    assert_eq!(l, 2);
+    assert!(m.contains("invalid rate"), "{m}");
 }
 
 #[test]

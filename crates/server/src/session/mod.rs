@@ -319,7 +319,7 @@ impl Session {
 
     /// Marks the running upload as one that stores a whole file, so that this
     /// session may set its time afterwards (`MFMT`).
-    pub(crate) fn mark_stored(&mut self, _path: &VirtualPath) {
+    pub(crate) fn mark_stored(&mut self) {
         if let Some(t) = &mut self.transfer {
             t.stores = true;
         }

@@ -383,8 +383,7 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
         UploadStart::End => Some(None),
     };
     let Some(offset) = offset else {
-        let (staging, file) = stage(&dir, &staged, folder)?;
-        file.set_len(0).map_err(io_failure)?;
+        let (staging, file) = fresh_stage(&dir, &staged, folder)?;
         return Ok(target(file, Some((staging, staged)), dir));
     };
     // Continue the owner's interrupted upload of this name, if there is one.
@@ -394,14 +393,20 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
         if at > partial {
             return Err((StorageErrorKind::InvalidOffset, None));
         }
-        file.set_len(at).map_err(io_failure)?;
+        if at == 0 {
+            drop((staging, file));
+            let (staging, file) = fresh_stage(&dir, &staged, folder)?;
+            return Ok(target(file, Some((staging, staged)), dir));
+        }
+        if at < partial {
+            file.set_len(at).map_err(io_failure)?;
+        }
         file.seek(SeekFrom::Start(at)).map_err(io_failure)?;
         return Ok(target(file, Some((staging, staged)), dir));
     }
     match complete {
         None if offset.unwrap_or(0) == 0 => {
-            let (staging, file) = stage(&dir, &staged, folder)?;
-            file.set_len(0).map_err(io_failure)?;
+            let (staging, file) = fresh_stage(&dir, &staged, folder)?;
             Ok(target(file, Some((staging, staged)), dir))
         }
         None => Err((StorageErrorKind::InvalidOffset, None)),
@@ -419,20 +424,25 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
                 if !try_lock(&file).map_err(io_failure)? {
                     return Err((StorageErrorKind::Busy, None));
                 }
-                // It may have grown since it was measured: never cut it.
+                // It may have changed since it was measured: never cut it
+                // without the right to, never extend it with zeros.
                 let now = file.metadata().map_err(io_failure)?.len();
-                if now != size && !request.may_cut {
-                    return Err((StorageErrorKind::PermissionDenied, None));
+                if now < at {
+                    return Err((StorageErrorKind::InvalidOffset, None));
                 }
-                file.set_len(at).map_err(io_failure)?;
+                if now > at {
+                    if !request.may_cut {
+                        return Err((StorageErrorKind::PermissionDenied, None));
+                    }
+                    file.set_len(at).map_err(io_failure)?;
+                }
                 file.seek(SeekFrom::Start(at)).map_err(io_failure)?;
                 return Ok(target(file, None, dir));
             }
             // A restart below the size: the first `at` bytes are copied into a
             // staged file, which replaces the old one when complete.
             let mut old = dir.open(name).map_err(io_failure)?.into_std();
-            let (staging, mut file) = stage(&dir, &staged, folder)?;
-            file.set_len(0).map_err(io_failure)?;
+            let (staging, mut file) = fresh_stage(&dir, &staged, folder)?;
             let copied = io::copy(&mut io::Read::take(&mut old, at), &mut file).map_err(io_failure)?;
             if copied != at {
                 return Err((StorageErrorKind::InvalidOffset, None));
@@ -442,27 +452,47 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
     }
 }
 
+/// As [`stage`], for an upload that starts from nothing: a staged file left by
+/// an earlier upload is replaced by a new, empty one. Not truncated: ext4
+/// writes out (allocates) the whole of a file that was truncated to zero
+/// when it is closed (`auto_da_alloc`, meant for editors that rewrite files
+/// in place); measured, that put 77 ms on the `226` of a 256 MiB upload.
+fn fresh_stage(dir: &Dir, staged: &str, folder: PathBuf) -> Result<(Dir, std::fs::File), OpenFailure> {
+    for _ in 0..3 {
+        let (staging, file) = stage(dir, staged, folder.clone())?;
+        if file.metadata().map_err(io_failure)?.len() == 0 {
+            return Ok((staging, file));
+        }
+        // Still locked: nobody else is using the name meanwhile.
+        staging.remove_file(staged).map_err(io_failure)?;
+    }
+    Err((StorageErrorKind::Busy, None))
+}
+
 /// Opens (creating them if needed) the staging folder in `dir` and the staged
 /// file `staged` in it, locked for this upload; `Busy` if another upload of
 /// the same owner and name holds it.
 fn stage(dir: &Dir, staged: &str, folder: PathBuf) -> Result<(Dir, std::fs::File), OpenFailure> {
-    // The staging folder may be removed (empty) by a commit or the sweeper
-    // between its creation and the file's: then once more.
+    use cap_std::fs::DirBuilderExt;
+    // The staging folder may be removed (empty) by the sweeper between its
+    // opening and the file's creation: then once more.
     let mut last = None;
     for _ in 0..5 {
-        match dir.create_dir(STAGING_DIR) {
-            Ok(()) => {
-                let _ = dir.set_permissions(STAGING_DIR, cap_std::fs::Permissions::from_mode(0o700));
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_failure(e)),
-        }
-        staging::register(folder.clone());
         let staging = match dir.open_dir(STAGING_DIR) {
             Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut builder = cap_std::fs::DirBuilder::new();
+                builder.mode(0o700);
+                match dir.create_dir_with(STAGING_DIR, &builder) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io_failure(e)),
+                }
+                continue;
+            }
             Err(e) => return Err(io_failure(e)),
         };
+        staging::register(folder.clone());
         let file = match staging.open_with(staged, OpenOptions::new().write(true).create(true)) {
             Ok(f) => f.into_std(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -534,8 +564,8 @@ impl Target {
         if self.request.sync {
             sync_dir(&self.folder).map_err(io_failure)?;
         }
-        // Gone once empty (another upload's staged file keeps it).
-        let _ = self.folder.remove_dir(STAGING_DIR);
+        // The staging folder stays for the next upload into this folder; the
+        // sweeper removes it once it has been empty for a while.
         Ok(())
     }
 

@@ -5,9 +5,10 @@
 //! name made from its owner and the target's name: 32 hex digits, whatever
 //! the target name's length. It gets the target's name only when complete.
 //! What arrived of an interrupted upload stays staged for its owner to
-//! continue (`REST` + `STOR`, `APPE`) until it expires; an empty staging
-//! folder is removed. No client can name, list or read a staging folder
-//! (names beginning with `.ferroftp-` are reserved).
+//! continue (`REST` + `STOR`, `APPE`) until it expires. A staging folder
+//! stays between uploads into its folder and is removed by the sweeper once
+//! empty (within a minute). No client can name, list or read a staging
+//! folder (names beginning with `.ferroftp-` are reserved).
 //!
 //! The upload writing a staged file holds an exclusive `flock` on it; the
 //! sweeper removes only files nobody holds, and checks under the lock that

@@ -172,6 +172,25 @@ impl TestServer {
         v
     }
 
+    /// Names in a server directory on disk, without the server's staging
+    /// folder (which stays, empty, for a while after uploads).
+    pub fn visible_names(&self, rel: &str) -> Vec<String> {
+        let mut v = self.disk_names(rel);
+        v.retain(|n| !n.starts_with(".ferroftp-"));
+        v
+    }
+
+    /// Files staged in a server directory: uploads running or interrupted.
+    pub fn staged(&self, rel: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.path(rel).join(".ferroftp-staging"))
+            .into_iter()
+            .flatten()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
     /// suppaftp logged in as alice, binary type.
     pub fn ftp(&self) -> FtpStream {
         ftp_login(self.v4, USER, PASS)
@@ -232,17 +251,18 @@ pub fn wait_uploads_ended(dir: &std::path::Path) {
     }
 }
 
-/// Waits (at most 30 s) until an upload into the folder `dir` has written
-/// bytes to its staged file: the server has received some of it.
-pub fn wait_staged_bytes(dir: &std::path::Path) {
+/// Waits (at most 30 s) until an upload running into the folder `dir` has
+/// written at least `bytes` bytes to its staged file: the server has received
+/// them. (A staged file no upload holds is an earlier, interrupted one.)
+pub fn wait_staged_bytes(dir: &std::path::Path, bytes: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !std::fs::read_dir(dir.join(".ferroftp-staging"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
-    {
-        assert!(std::time::Instant::now() < deadline, "nothing staged in {}", dir.display());
+    let running = |e: &std::fs::DirEntry| {
+        let Ok(f) = std::fs::File::open(e.path()) else { return false };
+        let held = rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err();
+        held && f.metadata().is_ok_and(|m| m.len() >= bytes)
+    };
+    while !std::fs::read_dir(dir.join(".ferroftp-staging")).into_iter().flatten().flatten().any(|e| running(&e)) {
+        assert!(std::time::Instant::now() < deadline, "no upload staged {bytes} bytes in {}", dir.display());
         std::thread::sleep(Duration::from_millis(5));
     }
 }
