@@ -13,6 +13,9 @@
 //! - checks wait in a queue bounded in length, and in how many one address
 //!   (an IPv6 /64) may have waiting; addresses take turns, so a flood from
 //!   one address delays the others by one check per round at most;
+//! - when the queue is full, an address with fewer checks waiting than the
+//!   busiest one still gets in: the busiest gives up its latest check. Many
+//!   attacking addresses cannot keep a new one out;
 //! - beyond those bounds a check is refused at once ([`Busy`]): the session
 //!   answers `421` instead of queueing without end.
 
@@ -56,7 +59,7 @@ pub struct CheckStats {
 struct Job {
     hash: Arc<str>,
     password: Vec<u8>,
-    reply: oneshot::Sender<bool>,
+    reply: oneshot::Sender<Result<bool, Busy>>,
 }
 
 #[derive(Default)]
@@ -72,6 +75,26 @@ struct Queue {
 }
 
 impl Queue {
+    /// Makes room in a full queue for an address with `mine` checks waiting:
+    /// the address with the most waiting, if it has at least two more, gives
+    /// up its latest one (answered [`Busy`]). False if no address has.
+    fn evict_for(&mut self, mine: usize) -> bool {
+        let Some((heaviest, waiting)) =
+            self.by_address.iter().map(|(a, jobs)| (a.clone(), jobs.len())).max_by_key(|(_, n)| *n)
+        else {
+            return false;
+        };
+        if waiting < mine + 2 {
+            return false;
+        }
+        // It keeps at least one (it had two or more): its place in the turns stays right.
+        let Some(jobs) = self.by_address.get_mut(&heaviest) else { return false };
+        let Some(evicted) = jobs.pop_back() else { return false };
+        self.queued -= 1;
+        let _ = evicted.reply.send(Err(Busy));
+        true
+    }
+
     /// The next check: the first of the address whose turn it is.
     fn pop(&mut self) -> Option<Job> {
         let address = self.turn.pop_front()?;
@@ -150,14 +173,15 @@ impl PasswordChecks {
         let job = Job { hash, password: password.as_bytes().to_vec(), reply };
         self.submit(BanTarget::address(peer), job)?;
         // A worker that fails drops the sender: a failed check is a wrong password.
-        Ok(answer.await.unwrap_or(false))
+        answer.await.unwrap_or(Ok(false))
     }
 
     fn submit(&self, address: BanTarget, job: Job) -> Result<(), Busy> {
         let s = &self.shared;
         let mut q = s.lock();
         let mine = q.by_address.get(&address).map_or(0, VecDeque::len);
-        if q.queued >= s.max_queued || mine >= QUEUED_PER_ADDRESS {
+        let room = mine < QUEUED_PER_ADDRESS && (q.queued < s.max_queued || q.evict_for(mine));
+        if !room {
             drop(q);
             s.refused.fetch_add(1, Ordering::Relaxed);
             return Err(Busy);
@@ -238,7 +262,7 @@ fn work(shared: &Shared) {
         }
         let ok = verify_with(&mut memory, &job.hash, &job.password);
         shared.checked.fetch_add(1, Ordering::Relaxed);
-        let _ = job.reply.send(ok);
+        let _ = job.reply.send(Ok(ok));
     }
 }
 
@@ -335,7 +359,7 @@ mod tests {
         };
         let mut waiting = Vec::new();
         for _ in 0..QUEUED_PER_ADDRESS {
-            let (reply, answer) = oneshot::channel();
+            let (reply, answer) = oneshot::channel::<Result<bool, Busy>>();
             checks
                 .submit(BanTarget::address(a), Job { hash: Arc::clone(&hash), password: b"x".to_vec(), reply })
                 .unwrap();
@@ -357,7 +381,7 @@ mod tests {
         release.send(()).unwrap();
         let mut results = Vec::new();
         for (who, answer) in waiting {
-            results.push((who, answer.await.unwrap()));
+            results.push((who, answer.await.unwrap().unwrap()));
         }
         assert_eq!(results.iter().filter(|(_, ok)| *ok).count(), 1);
         assert_eq!(checks.stats().refused, 1);
@@ -383,5 +407,40 @@ mod tests {
         }
         assert_eq!((answers.len(), busy), (QUEUED_PER_WORKER, 10));
         assert_eq!(checks.stats().peak_queued, QUEUED_PER_WORKER as u64);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_still_admits_an_address_that_has_less_waiting() {
+        let checks = PasswordChecks::new(1);
+        checks.shared.lock().workers = 1; // no worker runs: everything waits
+        let hash: Arc<str> = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into();
+        let submit = |ip: IpAddr| {
+            let (reply, answer) = oneshot::channel();
+            checks
+                .submit(BanTarget::address(ip), Job { hash: Arc::clone(&hash), password: vec![], reply })
+                .map(|()| answer)
+        };
+        // Attackers fill the queue, each address with its share.
+        let mut attackers = Vec::new();
+        for i in 0..(QUEUED_PER_WORKER / QUEUED_PER_ADDRESS) as u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0xC633_6400 + i));
+            for _ in 0..QUEUED_PER_ADDRESS {
+                attackers.push(submit(ip).unwrap());
+            }
+        }
+        assert_eq!(checks.shared.lock().queued, QUEUED_PER_WORKER);
+        // A newcomer still gets in, up to one less than the busiest address has.
+        let honest: IpAddr = "192.0.2.77".parse().unwrap();
+        let admitted: Vec<_> = (0..QUEUED_PER_ADDRESS).map_while(|_| submit(honest).ok()).collect();
+        assert_eq!(admitted.len(), QUEUED_PER_ADDRESS - 1);
+        assert_eq!(checks.shared.lock().queued, QUEUED_PER_WORKER, "still bounded");
+        // The evicted attackers were told at once.
+        let mut told = 0;
+        for mut a in attackers {
+            if let Ok(Err(Busy)) = a.try_recv() {
+                told += 1;
+            }
+        }
+        assert_eq!(told, QUEUED_PER_ADDRESS - 1);
     }
 }
