@@ -115,7 +115,9 @@ impl Pipe {
             return Err(Answer::Refused(format!("unexpected answer from the key helper: {line:?}")));
         };
         if c > MAX_FILE || k > MAX_FILE {
-            return Err(Answer::Refused("the key helper sent more than 1 MiB".into()));
+            // The pipe cannot be trusted to be in step any more.
+            let _ = self.child.kill();
+            return Err(Answer::Broken(std::io::Error::other("the key helper announced more than 1 MiB")));
         }
         let mut read = |n: u64| -> Result<Vec<u8>, Answer> {
             let mut buf = vec![0; usize::try_from(n).unwrap_or(0)];
@@ -160,18 +162,30 @@ pub fn folders_of(path: &Path) -> Vec<PathBuf> {
 }
 
 /// `ferroftp key-helper`: answers `load` requests on standard input with the
-/// two files, until standard input closes. Restricted to reading their folders.
+/// two files, until standard input closes. It reads only files whose real
+/// place is in the folders the two had when it started (a link moved to a
+/// renewed certificate in the same folders is followed; one planted to lead
+/// elsewhere is refused), and Landlock holds it to that where the kernel has it.
 pub fn run_helper(cert: &Path, key: &Path) -> anyhow::Result<()> {
-    use landlock::{ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, path_beneath_rules};
+    use landlock::{
+        ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, path_beneath_rules,
+    };
     let abi = ABI::V5;
     let mut folders = folders_of(cert);
     folders.extend(folders_of(key));
-    Ruleset::default()
+    let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
         .and_then(|r| r.create())
         .and_then(|r| r.add_rules(path_beneath_rules(&folders, AccessFs::from_read(abi))))
         .and_then(|r| r.restrict_self())
         .context("restricting the key helper")?;
+    if status.ruleset == RulesetStatus::NotEnforced {
+        eprintln!(
+            "ferroftp key-helper: Landlock is not available on this kernel; the helper keeps root without that sandbox \
+             and checks itself that it reads only from {}",
+            folders.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
     for line in stdin.lock().lines() {
@@ -181,11 +195,25 @@ pub fn run_helper(cert: &Path, key: &Path) -> anyhow::Result<()> {
             continue;
         }
         let read = |p: &Path| -> Result<Vec<u8>, String> {
-            let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-            if meta.len() > MAX_FILE {
+            let cannot = |e: std::io::Error| format!("cannot read {}: {e}", p.display());
+            let mut file = std::fs::File::open(p).map_err(cannot)?;
+            // Where the opened file really is (after every link), checked on
+            // the open descriptor, so a link swapped meanwhile changes nothing.
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+            let real = std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(cannot)?;
+            if !real.parent().is_some_and(|dir| folders.iter().any(|f| f == dir)) {
+                return Err(format!(
+                    "{} now leads to {}, outside the folders the server was started with; restart it to use other files",
+                    p.display(),
+                    real.display()
+                ));
+            }
+            let mut bytes = Vec::new();
+            std::io::Read::take(&mut file, MAX_FILE + 1).read_to_end(&mut bytes).map_err(cannot)?;
+            if bytes.len() as u64 > MAX_FILE {
                 return Err(format!("{} is larger than 1 MiB", p.display()));
             }
-            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+            Ok(bytes)
         };
         match (read(cert), read(key)) {
             (Ok(c), Ok(k)) => {

@@ -10,18 +10,20 @@
 //!   checks, each in its own working memory, allocated once and reused: peak
 //!   memory is `workers × m` whatever arrives;
 //! - a worker gives its memory back after [`IDLE_RELEASE`] without work;
-//! - checks wait in a queue bounded in length, and in how many one address
-//!   (an IPv6 /64) may have waiting; addresses take turns, so a flood from
-//!   one address delays the others by one check per round at most;
-//! - when the queue is full, an address with fewer checks waiting than the
-//!   busiest one still gets in: the busiest gives up its latest check. Many
-//!   attacking addresses cannot keep a new one out;
+//! - checks wait in a queue bounded in length, and in how many one network
+//!   may have waiting (an IPv4 /24, an IPv6 /48: what one attacker usually
+//!   holds); networks take turns, so a flood from one delays the others by
+//!   one check per round at most;
+//! - when the queue is full, a network with fewer checks waiting than the
+//!   busiest one still gets in: the busiest gives up its latest check. To
+//!   keep newcomers out, an attacker needs as many networks as the queue has
+//!   places (256 on two cores);
 //! - beyond those bounds a check is refused at once ([`Busy`]): the session
 //!   answers `421` instead of queueing without end.
 
-use crate::limits::BanTarget;
 use argon2::password_hash::{Output, PasswordHash};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use ipnet::IpNet;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,8 +35,18 @@ use tokio::sync::oneshot;
 pub const MAX_WORKERS: usize = 4;
 /// Checks waiting per worker.
 const QUEUED_PER_WORKER: usize = 128;
-/// Checks one address may have waiting.
+/// Checks one network may have waiting.
 const QUEUED_PER_ADDRESS: usize = 4;
+
+/// The network an address's checks are queued and counted under: its /24
+/// (IPv4) or /48 (IPv6).
+fn network(ip: IpAddr) -> IpNet {
+    let (ip, prefix) = match ip.to_canonical() {
+        v4 @ IpAddr::V4(_) => (v4, 24),
+        v6 => (v6, 48),
+    };
+    IpNet::new(ip, prefix).map(|n| n.trunc()).unwrap_or_else(|_| IpNet::from(ip))
+}
 /// A worker idle this long frees its working memory.
 pub const IDLE_RELEASE: Duration = Duration::from_secs(10);
 
@@ -50,7 +62,8 @@ pub struct CheckStats {
     pub checked: u64,
     /// Checks refused because the queue was full.
     pub refused: u64,
-    /// Checks dropped unrun because the client left while they waited.
+    /// Checks dropped unrun because nobody waited for their answer any more
+    /// (the session ended while they waited).
     pub abandoned: u64,
     /// The most checks that ever waited at once.
     pub peak_queued: u64,
@@ -65,9 +78,9 @@ struct Job {
 #[derive(Default)]
 struct Queue {
     /// Waiting checks per address.
-    by_address: HashMap<BanTarget, VecDeque<Job>>,
+    by_address: HashMap<IpNet, VecDeque<Job>>,
     /// Addresses with waiting checks, in the order they are served.
-    turn: VecDeque<BanTarget>,
+    turn: VecDeque<IpNet>,
     queued: usize,
     /// Worker threads started (they start with the first checks).
     workers: usize,
@@ -80,7 +93,7 @@ impl Queue {
     /// up its latest one (answered [`Busy`]). False if no address has.
     fn evict_for(&mut self, mine: usize) -> bool {
         let Some((heaviest, waiting)) =
-            self.by_address.iter().map(|(a, jobs)| (a.clone(), jobs.len())).max_by_key(|(_, n)| *n)
+            self.by_address.iter().map(|(a, jobs)| (*a, jobs.len())).max_by_key(|(_, n)| *n)
         else {
             return false;
         };
@@ -171,12 +184,12 @@ impl PasswordChecks {
     pub async fn verify(&self, peer: IpAddr, hash: Arc<str>, password: &str) -> Result<bool, Busy> {
         let (reply, answer) = oneshot::channel();
         let job = Job { hash, password: password.as_bytes().to_vec(), reply };
-        self.submit(BanTarget::address(peer), job)?;
+        self.submit(network(peer), job)?;
         // A worker that fails drops the sender: a failed check is a wrong password.
         answer.await.unwrap_or(Ok(false))
     }
 
-    fn submit(&self, address: BanTarget, job: Job) -> Result<(), Busy> {
+    fn submit(&self, address: IpNet, job: Job) -> Result<(), Busy> {
         let s = &self.shared;
         let mut q = s.lock();
         let mine = q.by_address.get(&address).map_or(0, VecDeque::len);
@@ -187,7 +200,7 @@ impl PasswordChecks {
             return Err(Busy);
         }
         if mine == 0 {
-            q.turn.push_back(address.clone());
+            q.turn.push_back(address);
         }
         q.by_address.entry(address).or_default().push_back(job);
         q.queued += 1;
@@ -323,6 +336,14 @@ mod tests {
     use crate::auth::hash_password;
 
     #[test]
+    fn checks_are_counted_by_network() {
+        let n = |s: &str| network(s.parse().unwrap()).to_string();
+        assert_eq!(n("192.0.2.77"), "192.0.2.0/24");
+        assert_eq!(n("::ffff:192.0.2.77"), "192.0.2.0/24");
+        assert_eq!(n("2001:db8:1:2:3::4"), "2001:db8:1::/48");
+    }
+
+    #[test]
     fn verifies_hashes_with_reused_memory() {
         let mut memory = Vec::new();
         let h = hash_password("s3cret").unwrap();
@@ -344,7 +365,7 @@ mod tests {
         let checks = PasswordChecks::new(1);
         let hash: Arc<str> = hash_password("pw").unwrap().into();
         let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let b: IpAddr = "198.51.100.2".parse().unwrap();
         // Hold the worker so that everything after waits in the queue.
         let (release, hold) = std::sync::mpsc::channel::<()>();
         let blocker = {
@@ -360,22 +381,19 @@ mod tests {
         let mut waiting = Vec::new();
         for _ in 0..QUEUED_PER_ADDRESS {
             let (reply, answer) = oneshot::channel::<Result<bool, Busy>>();
-            checks
-                .submit(BanTarget::address(a), Job { hash: Arc::clone(&hash), password: b"x".to_vec(), reply })
-                .unwrap();
+            checks.submit(network(a), Job { hash: Arc::clone(&hash), password: b"x".to_vec(), reply }).unwrap();
             waiting.push(("a", answer));
         }
         let (reply, _answer) = oneshot::channel();
-        let refused =
-            checks.submit(BanTarget::address(a), Job { hash: Arc::clone(&hash), password: b"x".to_vec(), reply });
+        let refused = checks.submit(network(a), Job { hash: Arc::clone(&hash), password: b"x".to_vec(), reply });
         assert_eq!(refused, Err(Busy), "one address cannot queue more than its share");
         let (reply, answer) = oneshot::channel();
-        checks.submit(BanTarget::address(b), Job { hash: Arc::clone(&hash), password: b"pw".to_vec(), reply }).unwrap();
+        checks.submit(network(b), Job { hash: Arc::clone(&hash), password: b"pw".to_vec(), reply }).unwrap();
         waiting.push(("b", answer));
         // b's single check is served second, not after all of a's.
         let order: Vec<&str> = {
             let q = checks.shared.lock();
-            q.turn.iter().map(|t| if *t == BanTarget::address(a) { "a" } else { "b" }).collect()
+            q.turn.iter().map(|t| if *t == network(a) { "a" } else { "b" }).collect()
         };
         assert_eq!(order, ["a", "b"]);
         release.send(()).unwrap();
@@ -398,9 +416,9 @@ mod tests {
         let mut answers = Vec::new();
         let mut busy = 0;
         for i in 0..(QUEUED_PER_WORKER as u32 + 10) {
-            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0xC000_0200 + i));
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0A00_0000 + (i << 8)));
             let (reply, answer) = oneshot::channel();
-            match checks.submit(BanTarget::address(ip), Job { hash: Arc::clone(&hash), password: vec![], reply }) {
+            match checks.submit(network(ip), Job { hash: Arc::clone(&hash), password: vec![], reply }) {
                 Ok(()) => answers.push(answer),
                 Err(Busy) => busy += 1,
             }
@@ -416,14 +434,12 @@ mod tests {
         let hash: Arc<str> = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into();
         let submit = |ip: IpAddr| {
             let (reply, answer) = oneshot::channel();
-            checks
-                .submit(BanTarget::address(ip), Job { hash: Arc::clone(&hash), password: vec![], reply })
-                .map(|()| answer)
+            checks.submit(network(ip), Job { hash: Arc::clone(&hash), password: vec![], reply }).map(|()| answer)
         };
         // Attackers fill the queue, each address with its share.
         let mut attackers = Vec::new();
         for i in 0..(QUEUED_PER_WORKER / QUEUED_PER_ADDRESS) as u32 {
-            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0xC633_6400 + i));
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x0A00_0000 + (i << 8)));
             for _ in 0..QUEUED_PER_ADDRESS {
                 attackers.push(submit(ip).unwrap());
             }

@@ -20,10 +20,14 @@ use std::sync::Arc;
 /// Hashes a password as argon2id with a random salt (the PHC string that
 /// `ferroftp passwd` prints and `password = ` takes).
 pub fn hash_password(password: &str) -> Result<String, String> {
+    hash_password_with(password, Params::default())
+}
+
+/// As [`hash_password`], with other argon2 parameters.
+fn hash_password_with(password: &str, params: Params) -> Result<String, String> {
     use argon2::password_hash::{Output, Salt};
     let salt = SaltString::generate(&mut OsRng);
-    let argon2 = Argon2::default();
-    let params = argon2.params().clone();
+    let argon2 = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::default(), params.clone());
     // The same computation as `Argon2::hash_password`, in memory that goes
     // back to the system afterwards (see `checks::working_memory`).
     let mut memory = super::checks::working_memory(params.block_count());
@@ -201,8 +205,7 @@ impl fmt::Debug for UserDirectory {
 
 impl UserDirectory {
     pub fn new(users: Vec<UserEntry>, anonymous: Option<UserEntry>) -> Self {
-        let dummy_hash: Arc<str> = hash_password("ferroftp-no-such-user").unwrap_or_default().into();
-        let hashes = users
+        let hashes: HashMap<String, Arc<str>> = users
             .iter()
             .filter_map(|u| {
                 let hash = match u.secret.as_ref()? {
@@ -212,6 +215,18 @@ impl UserDirectory {
                 Some((u.name.clone(), Arc::from(hash)))
             })
             .collect();
+        // The dummy costs what the costliest real check costs: an unknown
+        // name never answers faster than a wrong password.
+        let costliest = hashes
+            .values()
+            .filter_map(|h| PasswordHash::new(h).ok().and_then(|p| Params::try_from(&p).ok()))
+            .max_by_key(|p| (p.block_count() as u64) * u64::from(p.t_cost()))
+            .filter(|p| {
+                let d = Params::default();
+                (p.block_count() as u64) * u64::from(p.t_cost()) > (d.block_count() as u64) * u64::from(d.t_cost())
+            })
+            .unwrap_or_default();
+        let dummy_hash: Arc<str> = hash_password_with("ferroftp-no-such-user", costliest).unwrap_or_default().into();
         UserDirectory { users: users.into_iter().map(|u| (u.name.clone(), u)).collect(), anonymous, hashes, dummy_hash }
     }
 
@@ -366,6 +381,26 @@ mod tests {
         assert!(!verify(&h, "s3cret "));
         assert!(check_hash("$2b$12$abc").is_err());
         assert!(check_hash("plaintext").is_err());
+    }
+
+    #[test]
+    fn unknown_names_are_checked_at_the_cost_of_the_costliest_user() {
+        let params = Params::new(32 * 1024, 3, 1, None).unwrap();
+        let costly = hash_password_with("pw", params).unwrap();
+        let entry = UserEntry {
+            name: "u".into(),
+            secret: Some(Secret::Hash(costly)),
+            disabled: false,
+            groups: Vec::new(),
+            mounts: Vec::new(),
+            rights: FolderRights::uniform(super::super::Rights::FULL),
+            settings: UserSettings::default(),
+            certificate: None,
+        };
+        let dir = UserDirectory::new(vec![entry], None);
+        let dummy = PasswordHash::new(&dir.dummy_hash).unwrap();
+        let p = Params::try_from(&dummy).unwrap();
+        assert_eq!((p.m_cost(), p.t_cost()), (32 * 1024, 3));
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! In TYPE I, a name the client has an interrupted upload of answers that
 //! upload's size, even where a complete file of the name exists: resuming
 //! clients (curl, lftp, FileZilla) ask `SIZE` to learn where to continue.
-//! Nobody else sees interrupted uploads.
+//! Nobody else sees interrupted uploads. The size of a complete file needs
+//! `list` on its folder, as a listing that shows it does.
 
 use super::HandlerResult;
+use crate::auth::Right;
 use crate::error::{CommandError, StorageError};
 use crate::session::{Session, TransferType};
 use crate::storage::UploadState;
@@ -24,6 +26,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     {
         return Ok(Reply::new(ReplyCode::FILE_STATUS, size.to_string()).into());
     }
+    s.require(Right::List, &path.parent())?;
     let meta = s.file_metadata(&path).await?;
     let size = match s.transfer_type {
         TransferType::Binary => meta.size,

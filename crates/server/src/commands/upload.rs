@@ -93,6 +93,7 @@ impl Effect {
             }
             Effect::Continue { from, partial, replaces } => QuotaPlan {
                 releases: partial - from,
+                continues: from,
                 replaces: replaces.unwrap_or(0),
                 new_file: replaces.is_none(),
                 keeps_partial,
@@ -136,13 +137,19 @@ pub(crate) async fn start(
         start,
         replace: may_replace && may_delete,
         may_cut: may_delete,
+        may_create: s.has(Right::Write, path),
+        may_append: s.has(Right::Append, path),
         owner,
         keep_partial: !config.keep_partial_uploads.is_zero(),
         sync: config.sync_uploads,
     };
     let discarded = if start == UploadStart::New { state.partial } else { None };
-    let quota = s.quota_charge(path, effect.quota(discarded, request.keep_partial))?;
+    let mut quota = s.quota_charge(path, effect.quota(discarded, request.keep_partial))?;
     let upload = storage.write(path, &request).await?;
+    // Only now, with the upload open, does what it gives up or copies count.
+    if let Some(q) = &mut quota {
+        q.opened();
+    }
     let ascii = s.transfer_type == TransferType::Ascii;
     let opened = opened.replace("{mode}", mode_label(s));
     let outcome = s.start_transfer(Job::Receive { upload, ascii, quota }, verb, path, opened, done)?;
@@ -199,7 +206,7 @@ mod tests {
     #[test]
     fn quota_plans() {
         let p = Effect::Continue { from: 3, partial: 10, replaces: Some(20) }.quota(None, true);
-        assert_eq!((p.releases, p.replaces, p.new_file), (7, 20, false));
+        assert_eq!((p.releases, p.continues, p.replaces, p.new_file), (7, 3, 20, false));
         let p = Effect::Create.quota(Some(5), false);
         assert_eq!((p.releases, p.new_file, p.keeps_partial), (5, true, false));
         assert!(Effect::Append { at: 1 }.quota(None, false).keeps_partial, "appends in place always keep");

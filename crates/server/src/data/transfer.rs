@@ -8,7 +8,7 @@
 use super::{DataSetup, DataStream, EntryFilter, ListFormat};
 use crate::error::StorageError;
 use crate::limits::{QuotaCharge, Throttle};
-use crate::storage::{DirStream, ReadStream, Upload, read_at};
+use crate::storage::{DirStream, Ended, ReadStream, Upload, read_at};
 use ferroftp_proto::ascii;
 use ferroftp_proto::{Reply, ReplyCode};
 use std::future::Future;
@@ -31,6 +31,10 @@ const CHUNK: usize = 256 * 1024;
 /// few blocks.
 const RECEIVE_FIRST: usize = 16 * 1024;
 const RECEIVE_CHUNK: usize = 1024 * 1024;
+/// How long a block may wait for more bytes before it is written anyway: a
+/// slow upload still reaches the disk (and can be resumed from there) within
+/// this, a fast one fills its block long before.
+const GATHER_WAIT: Duration = Duration::from_millis(50);
 /// Listing bytes gathered before a write.
 const LIST_FLUSH: usize = 64 * 1024;
 
@@ -410,9 +414,9 @@ async fn run_job(
             match upload.commit().await {
                 Ok(()) => {}
                 Err(e) => {
-                    // A name taken meanwhile: the upload's data is gone.
+                    // A name taken meanwhile: the staged data is gone.
                     if let Some(q) = quota.filter(|_| e.kind == crate::error::StorageErrorKind::NameTaken) {
-                        q.discard();
+                        q.discard_all();
                     }
                     return Err(TransferError::Storage(e));
                 }
@@ -475,13 +479,17 @@ async fn receive(
         // blocking pool, socket reads are small.
         let mut n = 0;
         let mut failure = None;
+        let gather_started = tokio::time::Instant::now();
         while n < buf.len() {
+            let flush_at = (n > 0).then_some(gather_started + GATHER_WAIT);
             let read = tokio::select! {
-                r = read_paced(stream, &mut buf[n..], stall, pace) => r,
+                r = read_paced(stream, &mut buf[n..], stall, pace, flush_at) => r,
                 _ = aborted.cancelled() => Err(TransferError::Aborted),
             };
             let got = match read {
-                Ok(got) => got,
+                Ok(Some(got)) => got,
+                // The block waited long enough: written with what it has.
+                Ok(None) => break,
                 Err(e) => {
                     failure = Some(e);
                     break;
@@ -550,20 +558,25 @@ async fn receive(
 /// Reads once, failing after `stall` without a byte, or as soon as a window
 /// of network time passes with fewer bytes than the pace needs: a client that
 /// sends a byte and then nothing is cut off at the end of the window, not
-/// when its next byte arrives. The end of the stream is `Ok(0)`.
+/// when its next byte arrives. The end of the stream is `Ok(Some(0))`;
+/// `Ok(None)` means `flush_at` came first.
 async fn read_paced(
     stream: &mut DataStream,
     buf: &mut [u8],
     stall: Duration,
     pace: &mut Pace,
-) -> Result<usize, TransferError> {
+    flush_at: Option<tokio::time::Instant>,
+) -> Result<Option<usize>, TransferError> {
     if let Some(e) = pace.failure.take() {
         return Err(e);
     }
     let stalled_at = tokio::time::Instant::now() + stall;
     loop {
         let started = tokio::time::Instant::now();
-        let limit = pace.remaining().map_or(stalled_at, |left| (started + left).min(stalled_at));
+        let mut limit = pace.remaining().map_or(stalled_at, |left| (started + left).min(stalled_at));
+        if let Some(flush) = flush_at {
+            limit = limit.min(flush);
+        }
         // A read of a socket or a TLS stream can be given up and started again
         // without losing bytes.
         match tokio::time::timeout_at(limit, stream.read(buf)).await {
@@ -572,35 +585,44 @@ async fn read_paced(
                 if let Err(e) = pace.step(started, n as u64) {
                     pace.failure = Some(e);
                 }
-                return Ok(n);
+                return Ok(Some(n));
             }
             // TLS closed by TCP FIN without close_notify: curl and FileZilla
             // end uploads this way, so it is the end of the file. A reset or
             // a stall is not (those are `Lost`, never 226).
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 tracing::debug!("data connection closed without TLS close_notify");
-                return Ok(0);
+                return Ok(Some(0));
             }
             Ok(Err(e)) => return Err(TransferError::Lost(e)),
-            Err(_) if tokio::time::Instant::now() >= stalled_at => {
-                return Err(TransferError::Lost(io::Error::new(io::ErrorKind::TimedOut, "transfer stalled")));
+            Err(_) => {
+                let now = tokio::time::Instant::now();
+                if now >= stalled_at {
+                    return Err(TransferError::Lost(io::Error::new(io::ErrorKind::TimedOut, "transfer stalled")));
+                }
+                // A window that passed while waiting: too slow, or a new window begins.
+                pace.step(started, 0)?;
+                if flush_at.is_some_and(|f| now >= f) {
+                    return Ok(None);
+                }
             }
-            // A window passed while waiting: too slow, or a new window begins.
-            Err(_) => pace.step(started, 0)?,
         }
     }
 }
 
 /// Ends an upload that failed with `error`: what arrived stays staged for
-/// its owner (unless the failure was the quota's), and the quota counts
-/// exactly what stays. Returns the error.
+/// its owner, unless the failure was the quota's (then an upload that
+/// continued an interrupted one goes back to where it began), and the quota
+/// counts exactly what stays. Returns the error.
 async fn end_upload(upload: Box<dyn Upload>, quota: Option<QuotaCharge>, error: TransferError) -> TransferError {
     let keep = !matches!(error, TransferError::Quota(_));
-    let kept = upload.abort(keep).await;
-    if let Some(q) = quota
-        && !kept
-    {
-        q.discard();
+    let ended = upload.abort(keep).await;
+    if let Some(q) = quota {
+        match ended {
+            Ended::Kept => drop(q),
+            Ended::CutBack => q.discard(),
+            Ended::Discarded => q.discard_all(),
+        }
     }
     error
 }

@@ -82,6 +82,11 @@ impl QuotaUsage {
         u.bytes = u.bytes.saturating_sub(bytes);
     }
 
+    /// `bytes` that were not a file (staged uploads) were removed.
+    pub fn release(&self, bytes: u64) {
+        self.refund(bytes);
+    }
+
     /// A file of `size` bytes was removed.
     pub fn removed(&self, size: u64) {
         let mut u = self.used();
@@ -97,12 +102,15 @@ impl QuotaUsage {
 /// What an upload does to a quota's count, decided before it starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QuotaPlan {
-    /// Bytes counted already that the upload gives up at its start (an
+    /// Bytes counted already that the upload gives up when it opens (an
     /// interrupted upload it discards or cuts short).
     pub releases: u64,
-    /// Bytes the upload adds at its start (what it copies from the file it
+    /// Bytes the upload adds when it opens (what it copies from the file it
     /// restarts below the end of).
     pub adds: u64,
+    /// Bytes counted already that the upload builds on (the part of an
+    /// interrupted upload it continues).
+    pub continues: u64,
     /// Size of the file the committed upload replaces.
     pub replaces: u64,
     /// The committed upload is a file more.
@@ -112,10 +120,12 @@ pub struct QuotaPlan {
     pub keeps_partial: bool,
 }
 
-/// What one upload has counted against a quota. Dropped without
-/// [`commit`](QuotaCharge::commit), it gives back what the upload counted
-/// unless the upload keeps its data ([`QuotaPlan::keeps_partial`], and no
-/// [`discard`](QuotaCharge::discard)).
+/// What one upload has counted against a quota. Nothing changes until
+/// [`opened`](QuotaCharge::opened): an upload that could not be opened
+/// counts for nothing. Dropped without [`commit`](QuotaCharge::commit), it
+/// gives back what the upload counted unless the upload keeps its data
+/// ([`QuotaPlan::keeps_partial`]); [`discard`](QuotaCharge::discard) and
+/// [`discard_all`](QuotaCharge::discard_all) say when it did not.
 #[derive(Debug)]
 pub struct QuotaCharge {
     usage: Arc<QuotaUsage>,
@@ -125,13 +135,22 @@ pub struct QuotaCharge {
 }
 
 impl QuotaCharge {
-    /// Starts counting an upload; refuses when nothing more fits.
+    /// Checks that the upload may start: refuses when nothing more fits.
     pub fn start(usage: Arc<QuotaUsage>, plan: QuotaPlan) -> Result<QuotaCharge, String> {
         usage.check_start(plan.new_file)?;
-        usage.refund(plan.releases);
-        let mut charge = QuotaCharge { usage, plan, counted: 0, done: false };
-        charge.charge(plan.adds)?;
-        Ok(charge)
+        let (max_bytes, _) = usage.limits();
+        let after = usage.usage().0.saturating_sub(plan.releases).saturating_add(plan.adds);
+        if max_bytes.is_some_and(|m| after > m) {
+            return Err(usage.exceeded());
+        }
+        Ok(QuotaCharge { usage, plan, counted: 0, done: false })
+    }
+
+    /// The upload is open: what it gives up and what it copied count now.
+    pub fn opened(&mut self) {
+        self.usage.refund(self.plan.releases);
+        self.usage.used().bytes += self.plan.adds;
+        self.counted += self.plan.adds;
     }
 
     /// Counts `bytes` about to be written; refuses past the limit.
@@ -150,10 +169,16 @@ impl QuotaCharge {
         }
     }
 
-    /// The upload's data is gone (discarded): what it counted is given back.
+    /// What this upload wrote is gone (what it continued stays): given back.
     pub fn discard(mut self) {
         self.done = true;
         self.usage.refund(self.counted);
+    }
+
+    /// Everything staged is gone, what this upload continued too: given back.
+    pub fn discard_all(mut self) {
+        self.done = true;
+        self.usage.refund(self.counted + self.plan.continues);
     }
 }
 
@@ -258,6 +283,7 @@ mod tests {
     fn uploads_count_and_discarded_ones_give_back() {
         let u = usage(Some(100), Some(3), 10, 1);
         let mut c = QuotaCharge::start(Arc::clone(&u), plan(true, 0, false)).unwrap();
+        c.opened();
         c.charge(60).unwrap();
         assert!(c.charge(31).unwrap_err().contains("70 B of 100 B used"));
         drop(c);
@@ -281,15 +307,30 @@ mod tests {
         c.charge(7).unwrap();
         c.discard();
         assert_eq!(u.usage(), (35, 2));
-        // Continuing 5 staged bytes from byte 2: 3 go back at the start.
-        let c = QuotaCharge::start(Arc::clone(&u), QuotaPlan { releases: 3, ..plan(true, 0, true) }).unwrap();
+        // Continuing 5 staged bytes from byte 2: 3 go back once it is open...
+        let mut c =
+            QuotaCharge::start(Arc::clone(&u), QuotaPlan { releases: 3, continues: 2, ..plan(true, 0, true) }).unwrap();
+        assert_eq!(u.usage(), (35, 2), "nothing changes before the upload is open");
+        c.opened();
+        assert_eq!(u.usage(), (32, 2));
+        c.charge(4).unwrap();
+        // ...and if it all goes (its name taken meanwhile), the 2 it continued go back too.
+        c.discard_all();
+        assert_eq!(u.usage(), (30, 2));
+        let mut c = QuotaCharge::start(Arc::clone(&u), plan(true, 0, true)).unwrap();
+        c.opened();
         c.commit();
-        assert_eq!(u.usage(), (32, 3));
-        u.removed(22);
+        assert_eq!(u.usage(), (30, 3));
+        u.removed(20);
         assert_eq!(u.usage(), (10, 2));
         // A restart below the end of a 10-byte file copies 4 bytes first.
-        let c = QuotaCharge::start(Arc::clone(&u), QuotaPlan { adds: 4, ..plan(false, 10, true) }).unwrap();
+        let mut c = QuotaCharge::start(Arc::clone(&u), QuotaPlan { adds: 4, ..plan(false, 10, true) }).unwrap();
+        c.opened();
         c.commit();
+        assert_eq!(u.usage(), (4, 2));
+        // An upload that could not be opened changes nothing.
+        let c = QuotaCharge::start(Arc::clone(&u), QuotaPlan { releases: 4, ..plan(true, 0, true) }).unwrap();
+        drop(c);
         assert_eq!(u.usage(), (4, 2));
     }
 
@@ -299,7 +340,10 @@ mod tests {
         assert!(QuotaCharge::start(Arc::clone(&u), plan(true, 0, false)).unwrap_err().contains("2 of 2 files"));
         assert!(QuotaCharge::start(Arc::clone(&u), plan(false, 5, false)).is_ok(), "replacing adds no file");
         let u = usage(Some(10), None, 10, 0);
-        assert!(QuotaCharge::start(u, plan(false, 5, false)).is_err());
+        assert!(QuotaCharge::start(Arc::clone(&u), plan(false, 5, false)).is_err());
+        // A copy that would not fit is refused before anything is copied.
+        let u = usage(Some(10), None, 4, 1);
+        assert!(QuotaCharge::start(u, QuotaPlan { adds: 7, ..plan(false, 9, true) }).is_err());
     }
 
     #[tokio::test]

@@ -270,3 +270,55 @@ impl ControlWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+    use super::*;
+    use std::io::Write;
+
+    /// A control connection as the server holds it, and the client's end.
+    async fn pair() -> (ControlReader, ControlWriter, std::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::task::spawn_blocking(move || std::net::TcpStream::connect(addr).unwrap());
+        let (server, _) = listener.accept().await.unwrap();
+        let (r, w) = split_plain(server);
+        (r, w, client.await.unwrap())
+    }
+
+    /// Calls `client_gone` until `done` says the reader has seen what the
+    /// client did (bounded: 5 s); returns its last answer.
+    async fn gone_once(r: &mut ControlReader, done: impl Fn(&ControlReader) -> bool) -> bool {
+        for _ in 0..5000 {
+            let gone = r.client_gone();
+            if done(r) {
+                return gone;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("the client's bytes never arrived");
+    }
+
+    #[tokio::test]
+    async fn a_client_is_gone_when_it_closed_without_quit() {
+        let (mut r, _w, client) = pair().await;
+        assert!(!r.client_gone(), "an open connection");
+        drop(client);
+        assert!(gone_once(&mut r, |r| r.eof).await, "closed without QUIT");
+
+        let (mut r, _w, mut client) = pair().await;
+        client.write_all(b"NOOP\r\nQUIT\r\n").unwrap();
+        drop(client);
+        assert!(!gone_once(&mut r, |r| r.eof).await, "closed after QUIT");
+        // What was read meanwhile is still there for the session.
+        assert_eq!(r.next_line().await.unwrap().unwrap().unwrap(), b"NOOP");
+        assert_eq!(r.next_line().await.unwrap().unwrap().unwrap(), b"QUIT");
+
+        let (mut r, _w, mut client) = pair().await;
+        client.write_all(b"STAT\r\n").unwrap();
+        assert!(!gone_once(&mut r, |r| r.decoder.pending() > 0).await, "talking, not gone");
+        assert_eq!(r.next_line().await.unwrap().unwrap().unwrap(), b"STAT");
+        drop(client);
+    }
+}

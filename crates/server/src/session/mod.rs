@@ -177,6 +177,9 @@ pub(crate) struct Session {
     /// `MFMT` by users who may not change other files.
     stored: VecDeque<(VirtualPath, String)>,
     transfer: Option<Running>,
+    /// An upload's question whether the client is still there, taken early
+    /// (with the 150 reply) and answered by the event loop.
+    received: Option<tokio::sync::oneshot::Sender<bool>>,
     queued: VecDeque<Result<Vec<u8>, LineError>>,
     /// The session ends after the current reply.
     closing: bool,
@@ -572,6 +575,11 @@ impl Session {
                         self.writer.hold(&r);
                         self.finish_transfer(result).await
                     }
+                    // An upload already complete: the event loop answers it next.
+                    Ok(DataEvent::Received(answer)) => {
+                        self.received = Some(answer);
+                        self.send(&r).await
+                    }
                     _ => self.send(&r).await,
                 }
             }
@@ -738,6 +746,7 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, addresses: A
         quota: None,
         stored: VecDeque::new(),
         transfer: None,
+        received: None,
         queued: VecDeque::new(),
         closing: false,
     };
@@ -862,13 +871,30 @@ impl Deadlines {
     }
 }
 
+/// Answers an upload's question whether the client is still there: its
+/// control connection open, or closed after `QUIT` (see `DataEvent::Received`).
+fn answer_received(s: &Session, reader: &mut ControlReader, answer: tokio::sync::oneshot::Sender<bool>) {
+    let quit_queued = s.queued.iter().any(|l| l.as_ref().is_ok_and(|l| is_quit(l)));
+    let gone = reader.client_gone() && !quit_queued;
+    if gone {
+        info!("control connection closed before the end of an upload; not stored");
+    }
+    let _ = answer.send(!gone);
+}
+
 async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &CancellationToken) -> io::Result<()> {
     let banner = Reply::multi(ReplyCode::READY, s.ctx.config.banner.lines().map(str::to_string).collect());
     s.send(&banner).await?;
     let mut due = Deadlines::new(s);
+    // The client closed its side after sending QUIT while a transfer ran: the
+    // transfer ends, then the queued commands (the QUIT) are answered.
+    let mut reader_done = false;
     loop {
         if s.closing {
             return Ok(());
+        }
+        if let Some(answer) = s.received.take() {
+            answer_received(s, reader, answer);
         }
         if s.transfer.is_none() {
             if due.shutdown.is_some() {
@@ -881,6 +907,9 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
                 due.idle = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
                 continue;
             }
+            if reader_done {
+                return Ok(());
+            }
         }
         due.arm(s);
         tokio::select! {
@@ -891,21 +920,24 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
             event = next_event(&mut s.transfer) => {
                 if let Some(DataEvent::Received(answer)) = event {
                     // The upload is complete on disk; it is given its name only
-                    // if the client is still there (see `DataEvent::Received`).
-                    let quit_queued = s.queued.iter().any(|l| l.as_ref().is_ok_and(|l| is_quit(l)));
-                    let gone = reader.client_gone() && !quit_queued;
-                    if gone {
-                        info!("control connection closed before the end of an upload; not stored");
-                    }
-                    let _ = answer.send(!gone);
+                    // if the client is still there.
+                    answer_received(s, reader, answer);
                     continue;
                 }
                 s.on_data_event(event).await?;
                 due.idle = tokio::time::Instant::now() + s.ctx.config.idle_timeout;
             }
-            line = reader.next_line() => {
+            line = reader.next_line(), if !reader_done => {
                 let Some(line) = line? else {
-                    return Ok(()); // client closed the connection
+                    // The client closed the connection. A client that sent QUIT
+                    // without waiting for its upload's 226 still gets the upload
+                    // stored (and 226, 221 if it listens).
+                    let quit_queued = s.queued.iter().any(|l| l.as_ref().is_ok_and(|l| is_quit(l)));
+                    if s.transfer.is_some() && quit_queued {
+                        reader_done = true;
+                        continue;
+                    }
+                    return Ok(());
                 };
                 if s.transfer.is_some() {
                     s.handle_line_during_transfer(line).await?;

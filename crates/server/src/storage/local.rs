@@ -7,9 +7,9 @@
 //! including ones created while a session runs, reach outside the root.
 //! Paths are never concatenated into strings handed to the OS.
 
-use super::staging::{self, STAGING_DIR, is_same_file, staged_name, try_lock};
+use super::staging::{self, STAGING_DIR, is_same_file, lock_for_upload, staged_name};
 use super::{
-    DirEntry, DirStream, Metadata, RESERVED_PREFIX, ReadStream, Storage, Upload, UploadRequest, UploadStart,
+    DirEntry, DirStream, Ended, Metadata, RESERVED_PREFIX, ReadStream, Storage, Upload, UploadRequest, UploadStart,
     UploadState, VirtualPath,
 };
 use crate::error::{StorageError, StorageErrorKind};
@@ -250,11 +250,28 @@ impl Storage for LocalFs {
         self.blocking(path, |d, p| d.create_dir(p)).await
     }
 
-    async fn remove_dir(&self, path: &VirtualPath) -> Result<(), StorageError> {
+    async fn remove_dir(&self, path: &VirtualPath) -> Result<u64, StorageError> {
         if path.is_root() {
             return Err(StorageError::new(StorageErrorKind::PermissionDenied, path.to_string()));
         }
-        self.blocking(path, |d, p| d.remove_dir(p)).await
+        self.blocking(path, |d, p| match d.remove_dir(p) {
+            Ok(()) => Ok(0),
+            // Empty to the client but for the staging folder (kept between
+            // uploads, or holding interrupted ones): it goes with the folder.
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
+                let dir = d.open_dir(p)?;
+                let mut names = dir.entries()?.map(|e| e.map(|e| e.file_name()));
+                let only_staging = matches!(names.next(), Some(Ok(n)) if n == STAGING_DIR) && names.next().is_none();
+                if !only_staging {
+                    return Err(e);
+                }
+                let removed = staging::clear(&dir)?;
+                d.remove_dir(p)?;
+                Ok(removed)
+            }
+            Err(e) => Err(e),
+        })
+        .await
     }
 
     async fn remove_file(&self, path: &VirtualPath) -> Result<(), StorageError> {
@@ -274,9 +291,16 @@ impl Storage for LocalFs {
         let (from_rel, to_rel) = (rel_path(from), rel_path(to));
         let (from_shown, to_shown) = (from.to_string(), to.to_string());
         let root = Arc::clone(&self.root);
+        let (from_real, to_real) = (self.root_path.join(&from_rel), self.root_path.join(&to_rel));
         let renamed = tokio::task::spawn_blocking(move || rename_beneath(&root, &from_rel, &to_rel, replace)).await;
         match renamed {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(is_dir)) => {
+                // Staging folders inside a renamed folder moved with it.
+                if is_dir {
+                    staging::moved(&from_real, &to_real);
+                }
+                Ok(())
+            }
             // The error is about the target when it exists already.
             Ok(Err(e)) if matches!(e.raw_os_error(), Some(17 | 39)) => {
                 Err(StorageError { kind: StorageErrorKind::AlreadyExists, path: to_shown, source: Some(e) })
@@ -309,7 +333,7 @@ impl Storage for LocalFs {
 /// a folder (`renameat2` with `RENAME_NOREPLACE` otherwise, so the check is
 /// the rename itself). A file system without `RENAME_NOREPLACE` gets a check
 /// before the rename instead.
-fn rename_beneath(root: &Dir, from: &Path, to: &Path, replace: bool) -> io::Result<()> {
+fn rename_beneath(root: &Dir, from: &Path, to: &Path, replace: bool) -> io::Result<bool> {
     use rustix::fs::{RenameFlags, renameat_with};
     let (from_parent, from_name) = split(from)?;
     let (to_parent, to_name) = split(to)?;
@@ -322,10 +346,11 @@ fn rename_beneath(root: &Dir, from: &Path, to: &Path, replace: bool) -> io::Resu
             if to_dir.symlink_metadata(to_name).is_ok() {
                 return Err(io::Error::from(io::ErrorKind::AlreadyExists));
             }
-            Ok(renameat_with(&from_dir, from_name, &to_dir, to_name, RenameFlags::empty())?)
+            renameat_with(&from_dir, from_name, &to_dir, to_name, RenameFlags::empty())?;
         }
-        other => Ok(other?),
+        other => other?,
     }
+    Ok(is_dir)
 }
 
 /// Puts a folder's entries on disk. cap-std's handles are `O_PATH`
@@ -351,6 +376,8 @@ struct Target {
     name: String,
     /// Staged: the staging folder and the staged name; `None` for an append in place.
     staged: Option<(Dir, String)>,
+    /// Bytes of an interrupted upload this one continues (kept if it fails).
+    start_len: u64,
     request: UploadRequest,
     /// Committed or ended; until then, dropping it ends it as `end(true)`.
     done: bool,
@@ -369,25 +396,35 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
         Err(e) => return Err(io_failure(e)),
     };
     let staged = staged_name(&request.owner, name.as_ref());
-    let target = |file, staged: Option<(Dir, String)>, dir: Dir| Target {
+    let target = |file, staged: Option<(Dir, String)>, dir: Dir, start_len: u64| Target {
         file,
         folder: dir,
         name: name.to_string(),
         staged,
+        start_len,
         request: request.clone(),
         done: false,
     };
+    // The rights decided when the command arrived, checked again against what
+    // the name holds now (it may have changed since).
+    let refused = || Err((StorageErrorKind::PermissionDenied, None));
     let offset = match request.start {
         UploadStart::New => None,
         UploadStart::At(n) => Some(Some(n)),
         UploadStart::End => Some(None),
     };
     let Some(offset) = offset else {
+        if !request.may_create {
+            return refused();
+        }
         let (staging, file) = fresh_stage(&dir, &staged, folder)?;
-        return Ok(target(file, Some((staging, staged)), dir));
+        return Ok(target(file, Some((staging, staged)), dir, 0));
     };
     // Continue the owner's interrupted upload of this name, if there is one.
     if let Some((staging, mut file)) = open_staged(&dir, &staged)? {
+        if !request.may_create {
+            return refused();
+        }
         let partial = file.metadata().map_err(io_failure)?.len();
         let at = offset.unwrap_or(partial);
         if at > partial {
@@ -396,18 +433,21 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
         if at == 0 {
             drop((staging, file));
             let (staging, file) = fresh_stage(&dir, &staged, folder)?;
-            return Ok(target(file, Some((staging, staged)), dir));
+            return Ok(target(file, Some((staging, staged)), dir, 0));
         }
         if at < partial {
             file.set_len(at).map_err(io_failure)?;
         }
         file.seek(SeekFrom::Start(at)).map_err(io_failure)?;
-        return Ok(target(file, Some((staging, staged)), dir));
+        return Ok(target(file, Some((staging, staged)), dir, at));
     }
     match complete {
         None if offset.unwrap_or(0) == 0 => {
+            if !request.may_create {
+                return refused();
+            }
             let (staging, file) = fresh_stage(&dir, &staged, folder)?;
-            Ok(target(file, Some((staging, staged)), dir))
+            Ok(target(file, Some((staging, staged)), dir, 0))
         }
         None => Err((StorageErrorKind::InvalidOffset, None)),
         Some(size) => {
@@ -420,8 +460,11 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
             }
             if at == size {
                 // An append, in place: the bytes there stay as they are.
+                if !request.may_append {
+                    return refused();
+                }
                 let mut file = dir.open_with(name, OpenOptions::new().write(true)).map_err(io_failure)?.into_std();
-                if !try_lock(&file).map_err(io_failure)? {
+                if !lock_for_upload(&file).map_err(io_failure)? {
                     return Err((StorageErrorKind::Busy, None));
                 }
                 // It may have changed since it was measured: never cut it
@@ -437,17 +480,20 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
                     file.set_len(at).map_err(io_failure)?;
                 }
                 file.seek(SeekFrom::Start(at)).map_err(io_failure)?;
-                return Ok(target(file, None, dir));
+                return Ok(target(file, None, dir, at));
             }
             // A restart below the size: the first `at` bytes are copied into a
             // staged file, which replaces the old one when complete.
+            if !(request.may_append && request.replace) {
+                return refused();
+            }
             let mut old = dir.open(name).map_err(io_failure)?.into_std();
             let (staging, mut file) = fresh_stage(&dir, &staged, folder)?;
             let copied = io::copy(&mut io::Read::take(&mut old, at), &mut file).map_err(io_failure)?;
             if copied != at {
                 return Err((StorageErrorKind::InvalidOffset, None));
             }
-            Ok(target(file, Some((staging, staged)), dir))
+            Ok(target(file, Some((staging, staged)), dir, 0))
         }
     }
 }
@@ -498,7 +544,7 @@ fn stage(dir: &Dir, staged: &str, folder: PathBuf) -> Result<(Dir, std::fs::File
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io_failure(e)),
         };
-        if !try_lock(&file).map_err(io_failure)? {
+        if !lock_for_upload(&file).map_err(io_failure)? {
             return Err((StorageErrorKind::Busy, None));
         }
         // Removed by the sweeper between the open and the lock: start again.
@@ -523,7 +569,7 @@ fn open_staged(dir: &Dir, staged: &str) -> Result<Option<(Dir, std::fs::File)>, 
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_failure(e)),
     };
-    if !try_lock(&file).map_err(io_failure)? {
+    if !lock_for_upload(&file).map_err(io_failure)? {
         return Err((StorageErrorKind::Busy, None));
     }
     if !is_same_file(&staging, staged, &file).map_err(io_failure)? {
@@ -569,19 +615,23 @@ impl Target {
         Ok(())
     }
 
-    /// Keeps or discards what arrived of an upload that is not committed.
-    fn end(&mut self, keep: bool) -> bool {
+    /// Keeps, cuts back or discards what arrived of an upload that is not
+    /// committed (see [`Upload::abort`]).
+    fn end(&mut self, keep: bool) -> Ended {
         self.done = true;
-        let Some((staging, staged)) = &self.staged else { return true };
-        // Nothing arrived: nothing to continue.
-        let empty = self.file.metadata().is_ok_and(|m| m.len() == 0);
-        if keep && self.request.keep_partial && !empty {
-            return true;
+        let Some((staging, staged)) = &self.staged else { return Ended::Kept };
+        let len = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+        if self.request.keep_partial && len > 0 {
+            if keep {
+                return Ended::Kept;
+            }
+            // The lock is still held: nobody else uses the name meanwhile.
+            if self.start_len > 0 && self.file.set_len(self.start_len).is_ok() {
+                return Ended::CutBack;
+            }
         }
-        // The lock is still held: nobody else uses the name meanwhile.
         let _ = staging.remove_file(staged);
-        let _ = self.folder.remove_dir(STAGING_DIR);
-        false
+        Ended::Discarded
     }
 }
 
@@ -669,11 +719,11 @@ impl Upload for LocalUpload {
         }
     }
 
-    async fn abort(mut self: Box<Self>, keep: bool) -> bool {
+    async fn abort(mut self: Box<Self>, keep: bool) -> Ended {
         // A running write finishes first, so nothing lands after the staged
         // file is removed.
         let _ = self.settle().await;
-        self.target.take().is_some_and(|mut t| t.end(keep))
+        self.target.take().map_or(Ended::Discarded, |mut t| t.end(keep))
     }
 }
 

@@ -139,6 +139,11 @@ pub struct UploadRequest {
     /// Bytes already stored in a complete file may be cut off (a restart
     /// below its size). If not, such a restart is refused.
     pub may_cut: bool,
+    /// A new file may be made (a new name, or a new version of a file). If
+    /// not, only an append in place is.
+    pub may_create: bool,
+    /// A file may be appended to in place. If not, only new files are made.
+    pub may_append: bool,
     /// Whose interrupted uploads this one continues or leaves: the account,
     /// and for shared accounts (anonymous) the client's address too.
     pub owner: String,
@@ -178,11 +183,23 @@ pub trait Upload: Send {
     /// folder entry on disk.
     async fn commit(self: Box<Self>) -> Result<(), StorageError>;
     /// Ends an upload that will not be committed: what arrived stays staged for
-    /// its owner when `keep` (and [`UploadRequest::keep_partial`]) say so, and
-    /// is discarded otherwise. An append in place keeps what it wrote in any
-    /// case. Dropping an upload does the same as `abort(true)`. Returns true if
-    /// the data was kept.
-    async fn abort(self: Box<Self>, keep: bool) -> bool;
+    /// its owner when `keep` (and [`UploadRequest::keep_partial`]) say so;
+    /// otherwise an upload that continued an interrupted one is cut back to
+    /// where it began, and any other is discarded. An append in place keeps
+    /// what it wrote in any case. Dropping an upload does the same as
+    /// `abort(true)`.
+    async fn abort(self: Box<Self>, keep: bool) -> Ended;
+}
+
+/// What is left of an upload that was not committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Everything that arrived.
+    Kept,
+    /// What was there before this upload began (the interrupted upload it continued).
+    CutBack,
+    /// Nothing: the staged data is gone, also what an earlier upload had staged.
+    Discarded,
 }
 
 /// A filesystem as seen by one account. Implemented by [`LocalFs`]; later
@@ -205,7 +222,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Opens an upload to `path`.
     async fn write(&self, path: &VirtualPath, request: &UploadRequest) -> Result<Box<dyn Upload>, StorageError>;
     async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;
-    async fn remove_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;
+    /// Removes an empty folder; returns the bytes of interrupted uploads
+    /// staged in it that went with it.
+    async fn remove_dir(&self, path: &VirtualPath) -> Result<u64, StorageError>;
     async fn remove_file(&self, path: &VirtualPath) -> Result<(), StorageError>;
     /// Renames `from` to `to`. An existing `to` is replaced only when
     /// `replace` allows it and both are files; otherwise the rename fails
@@ -233,6 +252,8 @@ pub(crate) mod tests {
             start: UploadStart::New,
             replace: true,
             may_cut: true,
+            may_create: true,
+            may_append: true,
             owner: owner.to_string(),
             keep_partial: true,
             sync: false,

@@ -232,7 +232,7 @@ impl Storage for MountedFs {
         storage.make_dir(&inner).await.map_err(|e| renamed(e, path))
     }
 
-    async fn remove_dir(&self, path: &VirtualPath) -> Result<(), StorageError> {
+    async fn remove_dir(&self, path: &VirtualPath) -> Result<u64, StorageError> {
         self.not_a_mount(path)?;
         let (storage, inner) = self.backend(path)?;
         storage.remove_dir(&inner).await.map_err(|e| renamed(e, path))

@@ -58,8 +58,8 @@ pub(crate) fn register(folder: PathBuf) {
     known().insert(folder);
 }
 
-/// Locks a staged file for the caller, without waiting: `Ok(false)` if
-/// another upload holds it.
+/// Locks a file for the caller, without waiting: `Ok(false)` if another
+/// holds it.
 pub(crate) fn try_lock(file: &std::fs::File) -> io::Result<bool> {
     use rustix::fs::{FlockOperation, flock};
     match flock(file, FlockOperation::NonBlockingLockExclusive) {
@@ -67,6 +67,52 @@ pub(crate) fn try_lock(file: &std::fs::File) -> io::Result<bool> {
         Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Locks a staged file for an upload: waits a few milliseconds for a
+/// sweeper that holds it while it looks, no longer for an upload that does.
+pub(crate) fn lock_for_upload(file: &std::fs::File) -> io::Result<bool> {
+    for _ in 0..10 {
+        if try_lock(file)? {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(false)
+}
+
+/// The real folders `from` (a folder renamed to `to`) held with staging
+/// folders now are beneath `to`.
+pub(crate) fn moved(from: &Path, to: &Path) {
+    let mut known = known();
+    let renamed: Vec<PathBuf> = known.iter().filter(|f| f.starts_with(from)).cloned().collect();
+    for old in renamed {
+        known.remove(&old);
+        if let Ok(rest) = old.strip_prefix(from) {
+            known.insert(to.join(rest));
+        }
+    }
+}
+
+/// Removes the staging folder of `dir` and what it holds (when `dir`, which
+/// a client sees as empty, is removed); returns the bytes removed. Fails
+/// with "directory not empty" while an upload into `dir` is running.
+pub(crate) fn clear(dir: &Dir) -> io::Result<u64> {
+    let staging = dir.open_dir(STAGING_DIR)?;
+    let mut removed = 0;
+    for entry in staging.entries()? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let file = staging.open(&name)?.into_std();
+        if !try_lock(&file)? {
+            return Err(io::Error::from(io::ErrorKind::DirectoryNotEmpty));
+        }
+        if is_same_file(&staging, &name, &file)? {
+            removed += file.metadata()?.len();
+            staging.remove_file(&name)?;
+        }
+    }
+    dir.remove_dir(STAGING_DIR)?;
+    Ok(removed)
 }
 
 /// True if `name` in `dir` is still the file `file` is open on.
@@ -100,9 +146,14 @@ pub fn sweep(keep: Duration, roots: &[PathBuf]) -> StagingSweep {
     for folder in folders {
         match sweep_folder(&folder, keep, now, &mut out) {
             Ok(true) => {}
-            // The staging folder is gone (or the folder is).
+            // The staging folder is gone (or the folder is), unless an upload
+            // made it again meanwhile: checked under the lock that uploads
+            // register under.
             Ok(false) => {
-                known().remove(&folder);
+                let mut known = known();
+                if !folder.join(STAGING_DIR).exists() {
+                    known.remove(&folder);
+                }
             }
             Err(e) => tracing::warn!(folder = %folder.display(), error = %e, "cannot sweep a staging folder"),
         }
@@ -134,6 +185,12 @@ fn sweep_folder(folder: &Path, keep: Duration, now: SystemTime, out: &mut Stagin
         let Ok(file) = staging.open(&name).map(cap_std::fs::File::into_std) else { continue };
         if !try_lock(&file)? || !is_same_file(&staging, &name, &file)? {
             out.kept += 1; // being written, or replaced since it was listed
+            continue;
+        }
+        // Written to since it was listed (continued, then interrupted again)?
+        let written = file.metadata()?.modified().ok().and_then(|t| now.duration_since(t).ok()).unwrap_or_default();
+        if written < keep {
+            out.kept += 1;
             continue;
         }
         staging.remove_file(&name)?;

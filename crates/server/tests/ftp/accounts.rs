@@ -505,7 +505,8 @@ quota = {{ bytes = "2 MiB", files = 3 }}
     let r = c.reply();
     assert_eq!(r.code, 552, "{r:?}");
     assert!(r.text().contains("Quota exceeded") && r.text().contains("of 2 MiB used"), "{r:?}");
-    assert_eq!(server.disk_names("u"), ["existing.bin"], "the partial upload is removed");
+    assert_eq!(server.visible_names("u"), ["existing.bin"]);
+    assert!(server.staged("u").is_empty(), "the partial upload is removed: {:?}", server.staged("u"));
     // What fits still goes in, and counts.
     assert_eq!(c.upload("STOR one.bin", &vec![2u8; MIB]).1.code, 226);
     let r = c.upload("STOR two.bin", &vec![3u8; MIB]).1;

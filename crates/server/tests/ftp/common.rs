@@ -453,6 +453,13 @@ impl Raw {
         first.len() + rest.len()
     }
 
+    /// Closes the sending side of the control connection (what a client
+    /// that has nothing more to say does), keeping the receiving side.
+    pub fn shutdown_write(&mut self) {
+        let tcp = self.tcp.as_ref().expect("plain connection");
+        tcp.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+
     pub fn send(&mut self, line: &str) {
         self.send_bytes(format!("{line}\r\n").as_bytes());
     }

@@ -499,7 +499,8 @@ fn aborted_upload_never_appears_under_its_name_and_can_be_resumed() {
     c.send("ABOR");
     assert_eq!(c.reply().code, 426);
     assert_eq!(c.reply().code, 226);
-    assert!(srv.disk_names("").is_empty(), "leftovers: {:?}", srv.disk_names(""));
+    assert!(srv.visible_names("").is_empty(), "leftovers: {:?}", srv.disk_names(""));
+    assert!(srv.staged("").is_empty(), "left staged: {:?}", srv.staged(""));
 }
 
 #[test]
