@@ -210,6 +210,10 @@ incoming = "incoming"
     assert_eq!(c.cmd("DELE /incoming/drop.txt").code, 550);
     assert_eq!(c.cmd("RNFR /incoming/drop.txt").code, 550);
     assert_eq!(c.cmd("MLST /incoming/drop.txt").code, 550);
+    // Nor its size or time: a drop box tells nothing about what is in it.
+    c.expect("TYPE I", 200);
+    assert_eq!(c.cmd("SIZE /incoming/drop.txt").code, 550);
+    assert_eq!(c.cmd("MDTM /incoming/drop.txt").code, 550);
     // A second anonymous user sees nothing of it either.
     let mut other = server.raw();
     other.login("ftp", "x@y");
