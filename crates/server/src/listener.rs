@@ -133,8 +133,10 @@ async fn sweep_staged_uploads(shared: Arc<Shared>) {
         let roots = ctx.auth.folders();
         let swept =
             tokio::task::spawn_blocking(move || crate::storage::sweep_staging(keep, &roots)).await.unwrap_or_default();
-        for (folder, bytes) in &swept.removed {
-            ctx.quotas.released(folder, *bytes).await;
+        for freed in &swept.removed {
+            if let Some(tag) = &freed.quota {
+                ctx.quotas.released(tag, freed.bytes).await;
+            }
         }
         let every = (keep / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
         tokio::select! {

@@ -192,6 +192,9 @@ pub struct UserDirectory {
     /// Verified against when the user is unknown or has no password, so that
     /// takes as long as a wrong password (RFC 2577 §5, no user-name probing).
     dummy_hash: Arc<str>,
+    /// The TLS requirement an unknown name gets: that of `[defaults]`, so that
+    /// `USER` answers an unknown name as it answers most known ones.
+    unknown_tls: Option<bool>,
 }
 
 impl fmt::Debug for UserDirectory {
@@ -227,7 +230,19 @@ impl UserDirectory {
             })
             .unwrap_or_default();
         let dummy_hash: Arc<str> = hash_password_with("ferroftp-no-such-user", costliest).unwrap_or_default().into();
-        UserDirectory { users: users.into_iter().map(|u| (u.name.clone(), u)).collect(), anonymous, hashes, dummy_hash }
+        UserDirectory {
+            users: users.into_iter().map(|u| (u.name.clone(), u)).collect(),
+            anonymous,
+            hashes,
+            dummy_hash,
+            unknown_tls: None,
+        }
+    }
+
+    /// Unknown names get this TLS requirement (`[defaults] tls`).
+    pub fn with_unknown_tls(mut self, required: Option<bool>) -> Self {
+        self.unknown_tls = required;
+        self
     }
 
     /// The account called `name` (`anonymous` and `ftp` name the anonymous account).
@@ -330,7 +345,10 @@ fn account(entry: &UserEntry, anonymous: bool) -> Result<Account, AuthError> {
 #[async_trait]
 impl Authenticator for UserDirectory {
     fn tls_required(&self, user: &str) -> Option<bool> {
-        self.get(user).and_then(|u| u.settings.tls_required.value)
+        match self.get(user) {
+            Some(u) => u.settings.tls_required.value,
+            None => self.unknown_tls,
+        }
     }
 
     fn folders(&self) -> Vec<PathBuf> {

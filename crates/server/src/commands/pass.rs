@@ -30,6 +30,10 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
                 tracing::info!(user = %user, "login refused: too many attempts from this address at once");
                 "Too many login attempts from your address at once; try again later.".to_string()
             }
+            Refused::NameBusy => {
+                tracing::warn!(user = %user, "login refused: too many checks for this user name at once");
+                "Too many logins for this user name are being checked; try again in a few seconds.".to_string()
+            }
         };
         Ok(Outcome::Close(Reply::new(ReplyCode::NOT_AVAILABLE, text)))
     };

@@ -8,12 +8,13 @@ use ferroftp_proto::{Reply, ReplyCode};
 pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     s.require(Right::Rmdir, &path)?;
-    let staged = s.storage()?.remove_dir(&path).await?;
-    // Interrupted uploads into the folder went with it.
-    if staged > 0
-        && let Some(quota) = s.quota_at(&path)
-    {
-        quota.release(staged);
+    let freed = s.storage()?.remove_dir(&path).await?;
+    // Interrupted uploads into the folder went with it: each quota that
+    // counted them gets them back.
+    for f in freed {
+        if let Some(tag) = &f.quota {
+            s.ctx.quotas.released(tag, f.bytes).await;
+        }
     }
     Ok(Reply::new(ReplyCode::FILE_ACTION_OK, format!("Directory {path} removed.")).into())
 }

@@ -22,7 +22,7 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
     let path = s.resolve(arg.as_deref().unwrap_or_default())?;
     let storage = s.storage()?;
     if s.transfer_type == TransferType::Binary
-        && let Ok(UploadState { partial: Some(size), .. }) = storage.upload_state(&path, &s.upload_owner()?).await
+        && let Ok(UploadState { partial: Some(size), .. }) = storage.upload_state(&path, &s.uploader(&path)?).await
     {
         return Ok(Reply::new(ReplyCode::FILE_STATUS, size.to_string()).into());
     }
@@ -37,6 +37,8 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             ));
         }
         TransferType::Ascii => {
+            // Counting reads the file: only for who may read it.
+            s.require(Right::Read, &path)?;
             let (mut reader, _) = storage.read(&path, 0).await?;
             let mut buf = Vec::new();
             let mut total = 0;

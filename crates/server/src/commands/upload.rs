@@ -124,8 +124,8 @@ pub(crate) async fn start(
     done: String,
 ) -> HandlerResult {
     let storage = s.storage()?;
-    let owner = s.upload_owner()?;
-    let state = storage.upload_state(path, &owner).await?;
+    let uploader = s.uploader(path)?;
+    let state = storage.upload_state(path, &uploader).await?;
     let effect = Effect::of(start, state)
         .ok_or_else(|| CommandError::Storage(StorageError::new(StorageErrorKind::InvalidOffset, path.to_string())))?;
     for right in effect.rights() {
@@ -139,7 +139,7 @@ pub(crate) async fn start(
         may_cut: may_delete,
         may_create: s.has(Right::Write, path),
         may_append: s.has(Right::Append, path),
-        owner,
+        uploader,
         keep_partial: !config.keep_partial_uploads.is_zero(),
         sync: config.sync_uploads,
     };

@@ -84,7 +84,7 @@ impl Builder<'_> {
     fn virtual_path(&mut self, key: &Spanned<String>) -> Option<VirtualPath> {
         let k = key.get_ref();
         let bad = !k.starts_with('/') || k.split('/').any(|c| c == "." || c == "..") || k.contains(['\\', '\0']);
-        if k.split('/').any(|c| c.starts_with(crate::storage::RESERVED_PREFIX)) {
+        if k.split('/').any(crate::storage::is_reserved) {
             self.error(
                 Some(key),
                 format!(
@@ -540,7 +540,8 @@ pub fn build(file: &ConfigFile, source: &Source, options: &BuildOptions) -> Resu
         return Err(ConfigErrors(b.errors));
     }
     let server_root = file.server.root.as_ref().map(|r| options.resolve(r.get_ref()));
-    Ok(Loaded { server, directory: UserDirectory::new(users, anonymous), server_root })
+    let unknown_tls = file.defaults.tls.map(|t| t == UserTls::Required);
+    Ok(Loaded { server, directory: UserDirectory::new(users, anonymous).with_unknown_tls(unknown_tls), server_root })
 }
 
 /// The address ranges of a filter, for display.

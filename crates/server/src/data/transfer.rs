@@ -321,17 +321,27 @@ async fn stalled<T>(limit: Duration, f: impl Future<Output = io::Result<T>>) -> 
         .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "transfer stalled")))
 }
 
-/// Runs one I/O step under the stall timeout, counting it towards the pace.
-async fn net<T>(
+/// Writes all of `out`, one write at a time, each under the stall timeout
+/// and counted towards the pace: a slow reader that keeps reading is slow,
+/// not stalled (a whole block under one timeout would cut off a client at
+/// 1 KiB/s after the stall timeout, though it is above the minimum rate).
+async fn write_paced(
+    stream: &mut DataStream,
+    out: &[u8],
     stall: Duration,
     pace: &mut Pace,
-    bytes: impl FnOnce(&T) -> u64,
-    f: impl Future<Output = io::Result<T>>,
-) -> Result<T, TransferError> {
-    let started = tokio::time::Instant::now();
-    let value = stalled(stall, f).await.map_err(TransferError::Lost)?;
-    pace.step(started, bytes(&value))?;
-    Ok(value)
+) -> Result<(), TransferError> {
+    let mut done = 0;
+    while done < out.len() {
+        let started = tokio::time::Instant::now();
+        let n = stalled(stall, stream.write(&out[done..])).await.map_err(TransferError::Lost)?;
+        if n == 0 {
+            return Err(TransferError::Lost(io::Error::from(io::ErrorKind::WriteZero)));
+        }
+        pace.step(started, n as u64)?;
+        done += n;
+    }
+    Ok(())
 }
 
 async fn run_job(
@@ -369,12 +379,12 @@ async fn run_job(
                     &chunk[..]
                 };
                 if throttle.is_unlimited() {
-                    net(stall, &mut pace, |_| out.len() as u64, stream.write_all(out)).await?;
+                    write_paced(&mut stream, out, stall, &mut pace).await?;
                     total += out.len() as u64;
                 } else {
                     for piece in out.chunks(throttle.chunk()) {
                         throttle.take(piece.len()).await;
-                        net(stall, &mut pace, |_| piece.len() as u64, stream.write_all(piece)).await?;
+                        write_paced(&mut stream, piece, stall, &mut pace).await?;
                         total += piece.len() as u64;
                         progress.store(total, Ordering::Relaxed);
                     }
@@ -440,7 +450,7 @@ async fn run_job(
                 }
                 format.write_line(&entry, now, &mut out);
                 if out.len() >= LIST_FLUSH {
-                    net(stall, &mut pace, |_| out.len() as u64, stream.write_all(&out)).await?;
+                    write_paced(&mut stream, &out, stall, &mut pace).await?;
                     total += out.len() as u64;
                     progress.store(total, Ordering::Relaxed);
                     out.clear();
@@ -536,11 +546,19 @@ async fn receive(
             return Err(e);
         }
         // A block that filled up: the data comes fast, take more at a time.
+        // One that did not: it slowed down, give the memory back (a slow
+        // upload holds small buffers, whatever its start was).
         if filled && size < largest {
             size = (size * 2).min(largest);
+        } else if !filled && size > RECEIVE_FIRST {
+            size = (size / 2).max(RECEIVE_FIRST);
         }
         if buf.len() != size {
             buf.resize(size, 0);
+            buf.shrink_to_fit();
+        }
+        if decoded.capacity() > 2 * size {
+            decoded = Vec::with_capacity(size);
         }
     }
     if ascii {

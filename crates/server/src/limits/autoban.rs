@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 /// Records kept per kind (addresses, user names). Above this, records with no
 /// recent failure and no ban are forgotten first, then the oldest.
-const MAX_RECORDS: usize = 100_000;
+const MAX_RECORDS: usize = 20_000;
 
 /// How failed logins are answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +150,26 @@ pub enum Refused {
     /// Failures and attempts still being checked from this address already
     /// reach `ban_after`: this one would go past it.
     TooManyAttempts,
+    /// [`CHECKS_PER_NAME`] checks for this user name are running already
+    /// (from as many addresses): one name cannot take every place in the
+    /// queue of password checks, even with its right password.
+    NameBusy,
+}
+
+/// Password checks of one user name in flight at once, from all addresses.
+pub const CHECKS_PER_NAME: u32 = 8;
+
+/// The longest user name kept as it is in the table; longer ones are kept
+/// by their first bytes (a table of names sent by attackers stays small).
+const NAME_KEPT: usize = 64;
+
+/// The table's key for a user name.
+fn name_key(user: &str) -> BanTarget {
+    let mut end = user.len().min(NAME_KEPT);
+    while !user.is_char_boundary(end) {
+        end -= 1;
+    }
+    BanTarget::User(user[..end].to_string())
 }
 
 #[derive(Default)]
@@ -249,7 +269,14 @@ impl LoginGuard {
         if policy.ban_after > 0 && counted >= policy.ban_after as usize {
             return Err(Refused::TooManyAttempts);
         }
-        record.pending += 1;
+        let name = records.entry(name_key(&attempt.user)).or_default();
+        if name.pending >= CHECKS_PER_NAME {
+            return Err(Refused::NameBusy);
+        }
+        name.pending += 1;
+        if let Some(record) = records.get_mut(&attempt.address) {
+            record.pending += 1;
+        }
         Ok(())
     }
 
@@ -272,6 +299,10 @@ impl LoginGuard {
     /// nothing to lift.
     pub fn lift(&self, target: &BanTarget) -> bool {
         let now = Instant::now();
+        let target = &match target {
+            BanTarget::User(name) => name_key(name),
+            other => other.clone(),
+        };
         let mut records = self.lock();
         let Some(record) = records.get_mut(target) else { return false };
         let lifted = match target {
@@ -293,12 +324,14 @@ impl LoginGuard {
         let now = Instant::now();
         let window_start = now.checked_sub(policy.ban_window).unwrap_or(now);
         let mut records = self.lock();
-        if attempt.counted
-            && let Some(r) = records.get_mut(&attempt.address)
-        {
-            r.pending = r.pending.saturating_sub(1);
+        if attempt.counted {
+            for target in [&attempt.address, &name_key(&attempt.user)] {
+                if let Some(r) = records.get_mut(target) {
+                    r.pending = r.pending.saturating_sub(1);
+                }
+            }
         }
-        for target in [attempt.address.clone(), BanTarget::User(attempt.user.clone())] {
+        for target in [attempt.address.clone(), name_key(&attempt.user)] {
             let is_address = matches!(target, BanTarget::Address(_));
             let record = records.entry(target).or_default();
             record.forget_before(window_start);
@@ -317,8 +350,10 @@ impl LoginGuard {
     /// Gives back an attempt's place in flight (it succeeded, or ended unchecked).
     fn release(&self, attempt: &Attempt) {
         let mut records = self.lock();
-        if let Some(r) = records.get_mut(&attempt.address) {
-            r.pending = r.pending.saturating_sub(1);
+        for target in [&attempt.address, &name_key(&attempt.user)] {
+            if let Some(r) = records.get_mut(target) {
+                r.pending = r.pending.saturating_sub(1);
+            }
         }
     }
 
@@ -525,6 +560,32 @@ mod tests {
         drop(other);
         let records = guard.records.lock().unwrap();
         assert_eq!(records.get(&BanTarget::address(ip("192.0.2.8"))).map(|r| r.pending), Some(0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_name_has_at_most_its_share_of_checks_in_flight() {
+        let guard = Arc::new(LoginGuard::default());
+        let p = policy();
+        let mut running = Vec::new();
+        for i in 0..CHECKS_PER_NAME {
+            let mut a = guard.begin(ip(&format!("198.51.100.{i}")), "sam", &p).unwrap();
+            a.wait_turn(&p).await.unwrap();
+            running.push(a);
+        }
+        let mut one_more = guard.begin(ip("203.0.113.1"), "sam", &p).unwrap();
+        assert_eq!(one_more.wait_turn(&p).await, Err(Refused::NameBusy));
+        let mut other = guard.begin(ip("203.0.113.1"), "alice", &p).unwrap();
+        other.wait_turn(&p).await.unwrap();
+        running.pop().unwrap().succeeded();
+        let mut now_in = guard.begin(ip("203.0.113.2"), "sam", &p).unwrap();
+        now_in.wait_turn(&p).await.unwrap();
+        // Long names are kept by their first bytes.
+        let long = "x".repeat(10_000);
+        fail(&guard, "192.0.2.50", &long, &p).await.unwrap();
+        assert!(guard.records.lock().unwrap().keys().all(|k| match k {
+            BanTarget::User(u) => u.len() <= 64,
+            BanTarget::Address(_) => true,
+        }));
     }
 
     #[tokio::test(start_paused = true)]

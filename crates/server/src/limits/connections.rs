@@ -51,9 +51,14 @@ impl Connections {
         self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Admits a new session from `ip` unless a limit is reached.
+    /// Admits a new session from `ip` unless a limit is reached. IPv6
+    /// addresses count by their /64, as for bans: one host usually holds a
+    /// whole /64.
     pub fn admit(self: &Arc<Self>, ip: IpAddr, total: Option<u32>, per_ip: Option<u32>) -> Result<Slot, Refusal> {
-        let ip = ip.to_canonical();
+        let ip = match ip.to_canonical() {
+            IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+            v4 => v4,
+        };
         let mut c = self.lock();
         if let Some(max) = total
             && c.total >= max
@@ -128,6 +133,12 @@ mod tests {
         assert_eq!(c.admit(a, Some(3), Some(2)).unwrap_err(), Refusal::PerIp(2));
         let _s3 = c.admit(b, Some(3), Some(2)).unwrap();
         assert_eq!(c.admit(b, Some(3), Some(2)).unwrap_err(), Refusal::Total(3));
+        // IPv6: one /64 is one address.
+        let c6 = Arc::new(Connections::default());
+        let _v1 = c6.admit("2001:db8:1:2::1".parse().unwrap(), None, Some(2)).unwrap();
+        let _v2 = c6.admit("2001:db8:1:2::ffff".parse().unwrap(), None, Some(2)).unwrap();
+        assert_eq!(c6.admit("2001:db8:1:2:3::9".parse().unwrap(), None, Some(2)).unwrap_err(), Refusal::PerIp(2));
+        assert!(c6.admit("2001:db8:1:3::1".parse().unwrap(), None, Some(2)).is_ok());
         drop(s1);
         assert!(c.admit(a, Some(3), Some(2)).is_ok());
         let u1 = c.login("alice", Some(1)).unwrap();

@@ -25,8 +25,6 @@ struct Used {
 #[derive(Debug)]
 pub struct QuotaUsage {
     owner: String,
-    /// The real folders it counts.
-    roots: Vec<PathBuf>,
     limits: Mutex<QuotaLimits>,
     used: Mutex<Used>,
 }
@@ -82,9 +80,9 @@ impl QuotaUsage {
         u.bytes = u.bytes.saturating_sub(bytes);
     }
 
-    /// `bytes` that were not a file (staged uploads) were removed.
-    pub fn release(&self, bytes: u64) {
-        self.refund(bytes);
+    /// Who shares this quota (`user:NAME` or `group:NAME`).
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// A file of `size` bytes was removed.
@@ -206,27 +204,25 @@ impl Quotas {
             *existing.limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
             return existing;
         }
-        let walked = roots.clone();
-        let used = tokio::task::spawn_blocking(move || measure(&walked)).await.unwrap_or_default();
+        let used = tokio::task::spawn_blocking(move || measure(&roots)).await.unwrap_or_default();
         tracing::info!(owner, bytes = used.bytes, files = used.files, "quota usage measured");
-        let usage = Arc::new(QuotaUsage {
-            owner: owner.to_string(),
-            roots,
-            limits: Mutex::new(limits),
-            used: Mutex::new(used),
-        });
+        let usage =
+            Arc::new(QuotaUsage { owner: owner.to_string(), limits: Mutex::new(limits), used: Mutex::new(used) });
         map.insert(owner.to_string(), Arc::downgrade(&usage));
         usage
     }
 }
 
 impl Quotas {
-    /// `bytes` staged in `folder` (a real path) were removed by the sweeper of
-    /// interrupted uploads: every quota counting that folder gives them back.
-    pub async fn released(&self, folder: &std::path::Path, bytes: u64) {
+    /// `bytes` of interrupted uploads that the quota tagged `tag` counted
+    /// (see `storage::quota_tag`) were removed: that quota gives them back.
+    /// A quota nobody uses now is measured afresh when it is next used.
+    pub async fn released(&self, tag: &str, bytes: u64) {
         let map = self.map.lock().await;
-        for usage in map.values().filter_map(Weak::upgrade) {
-            if usage.roots.iter().any(|r| folder.starts_with(r)) {
+        for (owner, usage) in map.iter() {
+            if crate::storage::quota_tag(owner) == tag
+                && let Some(usage) = usage.upgrade()
+            {
                 usage.refund(bytes);
             }
         }
@@ -253,7 +249,7 @@ fn measure(roots: &[PathBuf]) -> Used {
                 stack.push(entry.path());
             } else if m.is_file() && staging {
                 used.bytes += m.len();
-            } else if m.is_file() && !entry.file_name().to_string_lossy().starts_with(crate::storage::RESERVED_PREFIX) {
+            } else if m.is_file() && !crate::storage::is_reserved(&entry.file_name().to_string_lossy()) {
                 used.bytes += m.len();
                 used.files += 1;
             }
@@ -269,7 +265,6 @@ mod tests {
     fn usage(max_bytes: Option<u64>, max_files: Option<u64>, bytes: u64, files: u64) -> Arc<QuotaUsage> {
         Arc::new(QuotaUsage {
             owner: "user:u".into(),
-            roots: vec![PathBuf::from("/srv/u")],
             limits: Mutex::new((max_bytes, max_files)),
             used: Mutex::new(Used { bytes, files }),
         })
@@ -347,16 +342,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn expired_staged_uploads_are_given_back() {
+    async fn expired_staged_uploads_go_back_to_the_quota_that_counted_them() {
         let quotas = Quotas::default();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("f"), [0u8; 10]).unwrap();
         let u = quotas.get("user:u", (None, None), vec![dir.path().to_path_buf()]).await;
+        let v = quotas.get("user:v", (None, None), vec![dir.path().to_path_buf()]).await;
         assert_eq!(u.usage(), (10, 1));
         u.charge(6).unwrap();
-        quotas.released(&dir.path().join("sub"), 6).await;
-        quotas.released(std::path::Path::new("/elsewhere"), 100).await;
+        quotas.released(&crate::storage::quota_tag("user:u"), 6).await;
         assert_eq!(u.usage(), (10, 1));
+        assert_eq!(v.usage(), (10, 1), "v shares the folder but never counted them");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::limits::{
     Connections, Direction, LoginGuard, QuotaCharge, QuotaPlan, QuotaUsage, Quotas, RateLimit, Refusal, Throttle,
     UserRates, UserSlot,
 };
-use crate::storage::{Metadata, NameProblem, Storage, VirtualPath, check_new_name, check_path};
+use crate::storage::{Metadata, NameProblem, Storage, Uploader, VirtualPath, check_new_name, check_path};
 use crate::tls::{SessionTls, TlsContext};
 use ferroftp_proto::listing::{Facts, FileKind};
 use ferroftp_proto::{Command, LineError, Reply, ReplyCode};
@@ -309,15 +309,17 @@ impl Session {
         self.account().is_ok_and(|a| right.granted_by(&a.rights.at(path)))
     }
 
-    /// Whose interrupted uploads this session continues: the account's, and
-    /// for the anonymous account (shared by everyone) the client address's too.
-    pub(crate) fn upload_owner(&self) -> Result<String, CommandError> {
+    /// Whose this session's uploads to `path` are: the account's, and for the
+    /// anonymous account (shared by everyone) the client address's too; and
+    /// the quota that counts what is stored there.
+    pub(crate) fn uploader(&self, path: &VirtualPath) -> Result<Uploader, CommandError> {
         let account = self.account()?;
-        Ok(if account.anonymous {
+        let owner = if account.anonymous {
             format!("{}@{}", account.name, self.peer.ip().to_canonical())
         } else {
             account.name.clone()
-        })
+        };
+        Ok(Uploader { owner, quota: self.quota_at(path).map(|q| q.owner().to_string()) })
     }
 
     /// Marks the running upload as one that stores a whole file, so that this
@@ -698,6 +700,33 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, addresses: A
     let _ = stream.set_nodelay(true);
     let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
     let span = tracing::info_span!("session", id, peer = %peer);
+    // Admission comes first, before any TLS handshake: a denied, banned or
+    // over-the-limit address costs no handshake and holds no descriptor for
+    // its timeout. On an implicit-FTPS port it is closed without a reply
+    // (one in clear text would mean nothing to a TLS client).
+    let admitted = if !ctx.config.ip_filter.permits(peer.ip()) {
+        Err(Refusal::Address.to_string())
+    } else if let Some(left) = ctx.login_guard.address_ban(peer.ip(), &ctx.config.login) {
+        Err(commands::pass::banned_text("from your address", left))
+    } else {
+        let c = &ctx.config;
+        ctx.connections.admit(peer.ip(), c.max_connections, c.max_connections_per_ip).map_err(|r| r.to_string())
+    };
+    let slot = match admitted {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            span.in_scope(|| info!(reason = %refusal, "connection refused"));
+            if !implicit {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let mut wire = Vec::new();
+                Reply::new(ReplyCode::NOT_AVAILABLE, refusal).write_wire(&mut wire);
+                let _ = stream.write_all(&wire).await;
+                let _ = stream.shutdown().await;
+            }
+            return;
+        }
+    };
     let tls = if implicit { ctx.tls.as_ref().map(|t| (t.session(), t.settings.handshake_timeout)) } else { None };
     let (mut reader, writer, session_tls, client_certificate) = match tls {
         Some((session_tls, limit)) => {
@@ -751,23 +780,6 @@ pub(crate) async fn run(ctx: Arc<ServerContext>, stream: TcpStream, addresses: A
         closing: false,
     };
     async move {
-        let admitted = if !s.ctx.config.ip_filter.permits(peer.ip()) {
-            Err(Refusal::Address.to_string())
-        } else if let Some(left) = s.ctx.login_guard.address_ban(peer.ip(), &s.ctx.config.login) {
-            Err(commands::pass::banned_text("from your address", left))
-        } else {
-            let c = &s.ctx.config;
-            s.ctx.connections.admit(peer.ip(), c.max_connections, c.max_connections_per_ip).map_err(|r| r.to_string())
-        };
-        let slot = match admitted {
-            Ok(slot) => slot,
-            Err(refusal) => {
-                info!(reason = %refusal, "connection refused");
-                let _ = s.send(&Reply::new(ReplyCode::NOT_AVAILABLE, refusal)).await;
-                s.writer.shutdown().await;
-                return;
-            }
-        };
         info!(local = %local, "session start");
         let started = Instant::now();
         let result = event_loop(&mut s, &mut reader, &shutdown).await;

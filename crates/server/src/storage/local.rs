@@ -9,8 +9,8 @@
 
 use super::staging::{self, STAGING_DIR, is_same_file, lock_for_upload, staged_name};
 use super::{
-    DirEntry, DirStream, Ended, Metadata, RESERVED_PREFIX, ReadStream, Storage, Upload, UploadRequest, UploadStart,
-    UploadState, VirtualPath,
+    DirEntry, DirStream, Ended, Freed, Metadata, ReadStream, Storage, Upload, UploadRequest, UploadStart, UploadState,
+    Uploader, VirtualPath,
 };
 use crate::error::{StorageError, StorageErrorKind};
 use async_trait::async_trait;
@@ -178,7 +178,7 @@ impl Storage for LocalFs {
                     lstat(&dir, Path::new(&e.file_name())).map(|metadata| DirEntry { name, metadata })
                 });
                 let item = match item {
-                    Ok(e) if e.name.starts_with(RESERVED_PREFIX) => continue,
+                    Ok(e) if super::is_reserved(&e.name) => continue,
                     // An entry removed between readdir and stat is skipped.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                     Ok(e) => Ok(e),
@@ -210,8 +210,7 @@ impl Storage for LocalFs {
         Ok((ReadStream::File { file: Arc::new(file), offset }, metadata))
     }
 
-    async fn upload_state(&self, path: &VirtualPath, owner: &str) -> Result<UploadState, StorageError> {
-        let owner = owner.to_string();
+    async fn upload_state(&self, path: &VirtualPath, uploader: &Uploader) -> Result<UploadState, StorageError> {
         self.in_place(path, move |d, p| {
             let (parent, name) = split(p)?;
             let complete = match d.metadata(p) {
@@ -220,7 +219,7 @@ impl Storage for LocalFs {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e),
             };
-            let staged = parent.join(STAGING_DIR).join(staged_name(&owner, name.as_ref()));
+            let staged = parent.join(STAGING_DIR).join(staged_name(uploader, name.as_ref()));
             let partial = d.symlink_metadata(staged).ok().filter(|m| m.is_file()).map(|m| m.len());
             Ok(UploadState { complete, partial })
         })
@@ -250,12 +249,12 @@ impl Storage for LocalFs {
         self.blocking(path, |d, p| d.create_dir(p)).await
     }
 
-    async fn remove_dir(&self, path: &VirtualPath) -> Result<u64, StorageError> {
+    async fn remove_dir(&self, path: &VirtualPath) -> Result<Vec<Freed>, StorageError> {
         if path.is_root() {
             return Err(StorageError::new(StorageErrorKind::PermissionDenied, path.to_string()));
         }
         self.blocking(path, |d, p| match d.remove_dir(p) {
-            Ok(()) => Ok(0),
+            Ok(()) => Ok(Vec::new()),
             // Empty to the client but for the staging folder (kept between
             // uploads, or holding interrupted ones): it goes with the folder.
             Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
@@ -395,7 +394,7 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(io_failure(e)),
     };
-    let staged = staged_name(&request.owner, name.as_ref());
+    let staged = staged_name(&request.uploader, name.as_ref());
     let target = |file, staged: Option<(Dir, String)>, dir: Dir, start_len: u64| Target {
         file,
         folder: dir,
@@ -806,9 +805,10 @@ mod upload_tests {
         u.write(b"hello ".to_vec(), 6).await.unwrap();
         u.flush().await.unwrap();
         drop(u); // the transfer was cut short
-        let state = fs.upload_state(&p("f.bin"), "alice").await.unwrap();
+        let who = |owner: &str| Uploader { owner: owner.into(), quota: None };
+        let state = fs.upload_state(&p("f.bin"), &who("alice")).await.unwrap();
         assert_eq!(state, UploadState { complete: None, partial: Some(6) });
-        assert_eq!(fs.upload_state(&p("f.bin"), "bob").await.unwrap().partial, None, "bob has none");
+        assert_eq!(fs.upload_state(&p("f.bin"), &who("bob")).await.unwrap().partial, None, "bob has none");
         // While it is being continued, no second upload of the same owner may touch it.
         let resume = UploadRequest { start: UploadStart::End, ..new_upload("alice") };
         let mut u = fs.write(&p("f.bin"), &resume).await.unwrap();
@@ -817,7 +817,7 @@ mod upload_tests {
         u.flush().await.unwrap();
         u.commit().await.unwrap();
         assert_eq!(std::fs::read(dir.path().join("f.bin")).unwrap(), b"hello world");
-        assert_eq!(fs.upload_state(&p("f.bin"), "alice").await.unwrap().partial, None);
+        assert_eq!(fs.upload_state(&p("f.bin"), &who("alice")).await.unwrap().partial, None);
         // A restart offset beyond what is staged or stored is refused.
         let beyond = UploadRequest { start: UploadStart::At(12), ..new_upload("alice") };
         assert_eq!(fs.write(&p("f.bin"), &beyond).await.err().unwrap().kind, StorageErrorKind::InvalidOffset);

@@ -12,9 +12,11 @@ mod staging;
 
 pub use local::LocalFs;
 pub use mounts::MountedFs;
-pub use path::{MAX_NAME, MAX_PATH, NameProblem, RESERVED_PREFIX, VirtualPath, check_new_name, check_path};
+pub use path::{
+    MAX_NAME, MAX_PATH, NameProblem, RESERVED_PREFIX, VirtualPath, check_new_name, check_path, is_reserved,
+};
 pub(crate) use staging::STAGING_DIR;
-pub use staging::{StagingSweep, discover as discover_staging, sweep as sweep_staging};
+pub use staging::{StagingSweep, discover as discover_staging, quota_tag, sweep as sweep_staging};
 
 use crate::error::StorageError;
 use async_trait::async_trait;
@@ -144,15 +146,31 @@ pub struct UploadRequest {
     pub may_create: bool,
     /// A file may be appended to in place. If not, only new files are made.
     pub may_append: bool,
-    /// Whose interrupted uploads this one continues or leaves: the account,
-    /// and for shared accounts (anonymous) the client's address too.
-    pub owner: String,
+    /// Whose interrupted uploads this one continues or leaves.
+    pub uploader: Uploader,
     /// What arrived of an upload that is interrupted stays staged for its
     /// owner to continue (see [`UploadStart`]); otherwise it is discarded.
     pub keep_partial: bool,
     /// The data and the folder entry are on disk (fdatasync, fsync of the
     /// folder) before [`Upload::commit`] returns.
     pub sync: bool,
+}
+
+/// Whose an upload is: the owner of its interrupted uploads (the account,
+/// and for shared accounts such as anonymous the client's address too), and
+/// the quota that counts them (`user:NAME` or `group:NAME`), if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Uploader {
+    pub owner: String,
+    pub quota: Option<String>,
+}
+
+/// Bytes of interrupted uploads removed (expired, or with their folder), and
+/// the tag of the quota that counted them (see [`quota_tag`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freed {
+    pub bytes: u64,
+    pub quota: Option<String>,
 }
 
 /// What a name holds for an uploader.
@@ -216,15 +234,15 @@ pub trait Storage: Send + Sync + 'static {
     /// file opened, so the size agrees with what will be read). Anything but a
     /// plain file is refused; the offset is not checked against the size.
     async fn read(&self, path: &VirtualPath, offset: u64) -> Result<(ReadStream, Metadata), StorageError>;
-    /// What `path` holds for an upload by `owner`: the complete file's size
-    /// (an error if it is a folder) and the owner's interrupted upload's.
-    async fn upload_state(&self, path: &VirtualPath, owner: &str) -> Result<UploadState, StorageError>;
+    /// What `path` holds for an upload by `uploader`: the complete file's
+    /// size (an error if it is a folder) and the uploader's interrupted upload's.
+    async fn upload_state(&self, path: &VirtualPath, uploader: &Uploader) -> Result<UploadState, StorageError>;
     /// Opens an upload to `path`.
     async fn write(&self, path: &VirtualPath, request: &UploadRequest) -> Result<Box<dyn Upload>, StorageError>;
     async fn make_dir(&self, path: &VirtualPath) -> Result<(), StorageError>;
-    /// Removes an empty folder; returns the bytes of interrupted uploads
-    /// staged in it that went with it.
-    async fn remove_dir(&self, path: &VirtualPath) -> Result<u64, StorageError>;
+    /// Removes an empty folder; returns the interrupted uploads staged in it
+    /// that went with it.
+    async fn remove_dir(&self, path: &VirtualPath) -> Result<Vec<Freed>, StorageError>;
     async fn remove_file(&self, path: &VirtualPath) -> Result<(), StorageError>;
     /// Renames `from` to `to`. An existing `to` is replaced only when
     /// `replace` allows it and both are files; otherwise the rename fails
@@ -249,12 +267,12 @@ pub(crate) mod tests {
     /// A request for a new upload by `owner` that may replace files, kept when interrupted.
     pub(crate) fn new_upload(owner: &str) -> UploadRequest {
         UploadRequest {
+            uploader: super::Uploader { owner: owner.to_string(), quota: None },
             start: UploadStart::New,
             replace: true,
             may_cut: true,
             may_create: true,
             may_append: true,
-            owner: owner.to_string(),
             keep_partial: true,
             sync: false,
         }

@@ -8,7 +8,10 @@
 //! points appear in the listing of their parent even when the parent's own
 //! backend has no such folder, and hide a real entry of the same name.
 
-use super::{DirEntry, DirStream, Metadata, ReadStream, Storage, Upload, UploadRequest, UploadState, VirtualPath};
+use super::{
+    DirEntry, DirStream, Freed, Metadata, ReadStream, Storage, Upload, UploadRequest, UploadState, Uploader,
+    VirtualPath,
+};
 use crate::error::{StorageError, StorageErrorKind};
 use async_trait::async_trait;
 use ferroftp_proto::listing::FileKind;
@@ -204,12 +207,12 @@ impl Storage for MountedFs {
         storage.read(&inner, offset).await.map_err(|e| renamed(e, path))
     }
 
-    async fn upload_state(&self, path: &VirtualPath, owner: &str) -> Result<UploadState, StorageError> {
+    async fn upload_state(&self, path: &VirtualPath, uploader: &Uploader) -> Result<UploadState, StorageError> {
         if self.holds_mount(path) {
             return Err(StorageError::new(StorageErrorKind::IsADirectory, path.as_str()));
         }
         let (storage, inner) = self.backend(path)?;
-        storage.upload_state(&inner, owner).await.map_err(|e| renamed(e, path))
+        storage.upload_state(&inner, uploader).await.map_err(|e| renamed(e, path))
     }
 
     async fn write(&self, path: &VirtualPath, request: &UploadRequest) -> Result<Box<dyn Upload>, StorageError> {
@@ -232,7 +235,7 @@ impl Storage for MountedFs {
         storage.make_dir(&inner).await.map_err(|e| renamed(e, path))
     }
 
-    async fn remove_dir(&self, path: &VirtualPath) -> Result<u64, StorageError> {
+    async fn remove_dir(&self, path: &VirtualPath) -> Result<Vec<Freed>, StorageError> {
         self.not_a_mount(path)?;
         let (storage, inner) = self.backend(path)?;
         storage.remove_dir(&inner).await.map_err(|e| renamed(e, path))

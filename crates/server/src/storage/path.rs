@@ -59,6 +59,12 @@ fn is_invisible(c: char) -> bool {
     )
 }
 
+/// True if `name` begins with [`RESERVED_PREFIX`], in any case (a
+/// case-insensitive file system would find the server's folders by them).
+pub fn is_reserved(name: &str) -> bool {
+    name.as_bytes().get(..RESERVED_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(RESERVED_PREFIX.as_bytes()))
+}
+
 /// Checks a path argument as the client sent it, before it is resolved: any
 /// path that can be used at all (`RETR`, `CWD`, ...).
 pub fn check_path(arg: &str) -> Result<(), NameProblem> {
@@ -69,7 +75,7 @@ pub fn check_path(arg: &str) -> Result<(), NameProblem> {
         if component.len() > MAX_NAME {
             return Err(NameProblem::NameTooLong);
         }
-        if component.starts_with(RESERVED_PREFIX) {
+        if is_reserved(component) {
             return Err(NameProblem::Reserved);
         }
     }
@@ -216,6 +222,7 @@ mod tests {
         for reserved in [".ferroftp-staging", "a/.ferroftp-staging/x", ".ferroftp-upload-1-f", "/x/.ferroftp-"] {
             assert_eq!(check_path(reserved), Err(NameProblem::Reserved), "{reserved}");
         }
+        assert_eq!(check_path(".FERROFTP-Staging"), Err(NameProblem::Reserved));
         assert_eq!(check_path(".ferroftp"), Ok(()));
         assert_eq!(check_path("x.ferroftp-staging"), Ok(()));
         assert_eq!(check_path("\u{2215}etc\u{2215}passwd"), Ok(()));

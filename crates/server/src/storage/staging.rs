@@ -36,14 +36,32 @@ pub(crate) const STAGING_DIR: &str = ".ferroftp-staging";
 /// removes them.
 const LEGACY_PREFIX: &str = ".ferroftp-upload-";
 
-/// The staged name of `owner`'s upload to `name`.
-pub(crate) fn staged_name(owner: &str, name: &OsStr) -> String {
+/// The staged name of `uploader`'s upload to `name`: 32 hex digits from the
+/// owner and the name, then, if a quota counts it, `-` and the quota's tag,
+/// so that the bytes go back to that quota when they expire.
+pub(crate) fn staged_name(uploader: &super::Uploader, name: &OsStr) -> String {
     use std::os::unix::ffi::OsStrExt;
     let mut h = Sha256::new();
-    h.update(owner.as_bytes());
+    h.update(uploader.owner.as_bytes());
     h.update([0]);
     h.update(name.as_bytes());
-    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    let mut staged: String = h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(quota) = &uploader.quota {
+        staged.push('-');
+        staged.push_str(&quota_tag(quota));
+    }
+    staged
+}
+
+/// A quota's tag in staged names: 12 hex digits of its owner (`user:NAME`,
+/// `group:NAME`).
+pub fn quota_tag(quota: &str) -> String {
+    Sha256::digest(quota.as_bytes())[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The quota tag in a staged name, if it has one.
+fn tag_of(staged: &str) -> Option<String> {
+    staged.split_once('-').map(|(_, tag)| tag.to_string())
 }
 
 /// Real paths of folders that hold (or held) a staging folder.
@@ -95,11 +113,11 @@ pub(crate) fn moved(from: &Path, to: &Path) {
 }
 
 /// Removes the staging folder of `dir` and what it holds (when `dir`, which
-/// a client sees as empty, is removed); returns the bytes removed. Fails
-/// with "directory not empty" while an upload into `dir` is running.
-pub(crate) fn clear(dir: &Dir) -> io::Result<u64> {
+/// a client sees as empty, is removed); returns what was removed. Fails with
+/// "directory not empty" while an upload into `dir` is running.
+pub(crate) fn clear(dir: &Dir) -> io::Result<Vec<super::Freed>> {
     let staging = dir.open_dir(STAGING_DIR)?;
-    let mut removed = 0;
+    let mut removed = Vec::new();
     for entry in staging.entries()? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         let file = staging.open(&name)?.into_std();
@@ -107,7 +125,7 @@ pub(crate) fn clear(dir: &Dir) -> io::Result<u64> {
             return Err(io::Error::from(io::ErrorKind::DirectoryNotEmpty));
         }
         if is_same_file(&staging, &name, &file)? {
-            removed += file.metadata()?.len();
+            removed.push(super::Freed { bytes: file.metadata()?.len(), quota: tag_of(&name) });
             staging.remove_file(&name)?;
         }
     }
@@ -130,8 +148,8 @@ pub(crate) fn is_same_file(dir: &Dir, name: &str, file: &std::fs::File) -> io::R
 /// What a sweep did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StagingSweep {
-    /// Staged uploads removed: the real folder they were for, and their size.
-    pub removed: Vec<(PathBuf, u64)>,
+    /// Staged uploads removed.
+    pub removed: Vec<super::Freed>,
     /// Staged uploads kept (not expired, or being written).
     pub kept: usize,
 }
@@ -195,7 +213,7 @@ fn sweep_folder(folder: &Path, keep: Duration, now: SystemTime, out: &mut Stagin
         }
         staging.remove_file(&name)?;
         tracing::info!(folder = %folder.display(), bytes = meta.len(), "removed an expired interrupted upload");
-        out.removed.push((folder.to_path_buf(), meta.len()));
+        out.removed.push(super::Freed { bytes: meta.len(), quota: tag_of(&name) });
     }
     // Gone once empty; a new upload creates it again.
     Ok(parent.remove_dir(STAGING_DIR).is_err())
@@ -242,14 +260,26 @@ pub fn discover(roots: &[PathBuf], max_dirs: usize) -> usize {
 mod tests {
     use super::*;
 
+    fn who(owner: &str, quota: Option<&str>) -> super::super::Uploader {
+        super::super::Uploader { owner: owner.into(), quota: quota.map(str::to_string) }
+    }
+
     #[test]
     fn staged_names_have_one_length_and_depend_on_owner_and_name() {
         let long = "n".repeat(255);
-        let a = staged_name("alice", OsStr::new(&long));
+        let a = staged_name(&who("alice", None), OsStr::new(&long));
         assert_eq!(a.len(), 32);
-        assert_eq!(staged_name("alice", OsStr::new("x")).len(), 32);
-        assert_ne!(a, staged_name("bob", OsStr::new(&long)));
-        assert_ne!(staged_name("alice", OsStr::new("ab")), staged_name("alice\0a", OsStr::new("b")));
+        assert_eq!(staged_name(&who("alice", None), OsStr::new("x")).len(), 32);
+        assert_ne!(a, staged_name(&who("bob", None), OsStr::new(&long)));
+        assert_ne!(
+            staged_name(&who("alice", None), OsStr::new("ab")),
+            staged_name(&who("alice\0a", None), OsStr::new("b"))
+        );
+        // The quota that counts it is in the name, for the sweeper.
+        let counted = staged_name(&who("alice", Some("group:staff")), OsStr::new("x"));
+        assert_eq!(counted.len(), 32 + 1 + 12);
+        assert_eq!(tag_of(&counted), Some(quota_tag("group:staff")));
+        assert_eq!(tag_of(&a), None);
     }
 
     #[test]
@@ -258,7 +288,7 @@ mod tests {
         let folder = dir.path().join("f");
         let staging = folder.join(STAGING_DIR);
         std::fs::create_dir_all(&staging).unwrap();
-        std::fs::write(staging.join("expired"), b"12345").unwrap();
+        std::fs::write(staging.join("expired-0123456789ab"), b"12345").unwrap();
         std::fs::write(staging.join("held"), b"123").unwrap();
         let held = std::fs::OpenOptions::new().write(true).open(staging.join("held")).unwrap();
         assert!(try_lock(&held).unwrap());
@@ -273,11 +303,11 @@ mod tests {
         assert!(sweep(Duration::ZERO, &[PathBuf::from("/elsewhere")]).removed.is_empty());
         // With no retention, what nobody holds goes; the held file stays.
         let s = sweep(Duration::ZERO, &roots);
-        assert_eq!(s.removed, [(folder.clone(), 5)]);
+        assert_eq!(s.removed, [super::super::Freed { bytes: 5, quota: Some("0123456789ab".into()) }]);
         assert!(staging.join("held").exists());
         drop(held);
         let s = sweep(Duration::ZERO, &roots);
-        assert!(s.removed.contains(&(folder.clone(), 3)), "{s:?}");
+        assert_eq!(s.removed, [super::super::Freed { bytes: 3, quota: None }]);
         assert!(!staging.exists(), "the empty staging folder is removed");
         assert!(!known().contains(&folder));
     }

@@ -1052,3 +1052,68 @@ fn small_uploads_from_a_client_that_is_there_are_stored() {
     }
     assert_eq!(srv.visible_names("").len(), 1000);
 }
+
+/// `USER` answers an unknown name as it answers a user with the default
+/// settings: with `[defaults] tls = "required"` both are told TLS is
+/// required, so names cannot be listed by their TLS requirement (before, an
+/// unknown name got 331 and a known one 530).
+#[test]
+fn user_names_cannot_be_probed_by_their_tls_requirement() {
+    let toml = format!(
+        r#"
+[tls]
+mode = "optional"
+[defaults]
+tls = "required"
+[users.alice]
+password = "{PW_HASH}"
+home = "{{root}}"
+"#
+    );
+    let (settings, _) = crate::common::tls_settings();
+    let srv = TestServer::from_toml_with(&toml, &[], |c| c.tls = Some(settings));
+    let mut c = srv.raw();
+    let known = c.cmd("USER alice");
+    let unknown = c.cmd("USER nosuch-name");
+    assert_eq!((known.code, known.text()), (unknown.code, unknown.text()), "known {known:?}, unknown {unknown:?}");
+    assert_eq!(known.code, 530);
+}
+
+/// Interrupted uploads that expire go back to the quota that counted them and
+/// to no other: a user without a quota writing into a folder another user's
+/// quota covers does not raise that quota (before, each expiry did).
+#[test]
+fn expired_uploads_go_back_only_to_the_quota_that_counted_them() {
+    let toml = format!(
+        r#"
+[server]
+keep_partial_uploads = "1s"
+[users.qq]
+password = "{PW_HASH}"
+home = "{{root}}"
+quota = {{ bytes = "100 KiB" }}
+[users.zed]
+password = "{PW_HASH}"
+home = "{{root}}"
+"#
+    );
+    let srv = TestServer::from_toml(&toml, &[]);
+    let mut qq = srv.raw();
+    qq.login("qq", PW);
+    qq.expect("TYPE I", 200);
+    assert_eq!(qq.upload("STOR mine.bin", &content(60 * 1024, 1)).1.code, 226);
+    let mut zed = srv.raw();
+    zed.login("zed", PW);
+    zed.expect("TYPE I", 200);
+    for round in 0..2 {
+        interrupt_upload(&srv, &mut zed, &format!("z{round}.bin"), &content(50_000, 2));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !srv.staged("").is_empty() {
+            assert!(Instant::now() < deadline, "the interrupted upload did not expire");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // qq still has 60 KiB of 100 counted: 50 KiB more do not fit.
+    let (_, done) = qq.upload("STOR more.bin", &content(50 * 1024, 3));
+    assert_eq!(done.code, 552, "{done:?}");
+}

@@ -212,6 +212,26 @@ fn data_connection_without_resumption_is_accepted_when_reuse_is_off() {
     assert_eq!(c.reply().code, 226);
 }
 
+/// On an implicit-FTPS port, an address that may not connect (denied here)
+/// is closed at once: no TLS handshake is waited for or done, so it holds no
+/// descriptor and costs no cryptography.
+#[test]
+fn implicit_tls_refuses_denied_addresses_before_the_handshake() {
+    let (mut settings, _) = tls_settings();
+    settings.implicit_listen = vec!["127.0.0.1:0".parse().unwrap()];
+    let srv = TestServer::start_with(AnonymousAccess::Read, move |c| {
+        c.tls = Some(settings);
+        c.ip_filter.deny = vec![ferroftp_server::config::values::Cidr::parse("127.0.0.7/32").unwrap()];
+    });
+    let implicit = srv.implicit.expect("implicit listener");
+    let mut s = connect_from("127.0.0.7".parse().unwrap(), implicit).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(3))).unwrap();
+    let mut buf = [0u8; 64];
+    // Without sending a ClientHello: a handshake would wait for one (10 s).
+    let n = std::io::Read::read(&mut s, &mut buf).expect("closed at once, not left waiting for a handshake");
+    assert_eq!(n, 0);
+}
+
 #[test]
 fn implicit_tls_protects_data_by_default() {
     let (srv, tls) = tls_server(|t| t.implicit_listen = vec!["127.0.0.1:0".parse().unwrap()]);
