@@ -11,7 +11,9 @@ pub(crate) use zero_copy::{AtOnce, send_at_once};
 
 pub(crate) use listing::{EntryFilter, ListFormat, is_glob, to_entry};
 pub(crate) use public_address::{PublicAddress, is_local_network};
-pub(crate) use transfer::{DataEvent, Job, MinRate, TransferError, TransferHandle, TransferParams, spawn_transfer};
+pub(crate) use transfer::{
+    DataEvent, Job, MinRate, Received, TransferError, TransferHandle, TransferParams, spawn_transfer,
+};
 
 use rand::Rng;
 use std::io;

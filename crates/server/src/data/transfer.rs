@@ -8,7 +8,7 @@
 use super::{DataSetup, DataStream, EntryFilter, ListFormat};
 use crate::error::StorageError;
 use crate::limits::{QuotaCharge, Throttle};
-use crate::storage::{DirStream, Ended, ReadStream, Upload, read_at};
+use crate::storage::{DirStream, Ended, FileIdentity, ReadStream, Upload, read_at};
 use ferroftp_proto::ascii;
 use ferroftp_proto::{Reply, ReplyCode};
 use std::future::Future;
@@ -59,9 +59,22 @@ pub(crate) enum DataEvent {
     /// connection open, or closed only after `QUIT`). A client killed
     /// mid-upload closes both connections, and the end of the data
     /// connection then only looks like the end of the file.
-    Received(oneshot::Sender<bool>),
+    Received(Received),
     /// The transfer ended: bytes moved, or why it failed.
     Done(Result<u64, TransferError>),
+}
+
+/// An upload asking whether to give its file its name (see
+/// [`DataEvent::Received`]).
+#[derive(Debug)]
+pub(crate) struct Received {
+    /// Answered `true` if the client is still there.
+    pub answer: oneshot::Sender<bool>,
+    /// The identity the file will have under its name (see
+    /// [`Upload::identity`]), so that the session knows the file it stored
+    /// without looking it up after the rename, when another session may have
+    /// replaced it.
+    pub file: Option<FileIdentity>,
 }
 
 /// Why a transfer did not complete. Each maps to one reply.
@@ -416,7 +429,7 @@ async fn run_job(
             // The end of the data connection is the end of the file only if
             // the client is still there to hear about it.
             let (answer, still_there) = oneshot::channel();
-            let asked = events.send(DataEvent::Received(answer)).await.is_ok();
+            let asked = events.send(DataEvent::Received(Received { answer, file: upload.identity() })).await.is_ok();
             if !asked || !still_there.await.unwrap_or(false) {
                 tracing::info!(path, bytes = total, "upload not stored: the client left before its end");
                 return Err(end_upload(upload, quota, TransferError::ClientGone).await);

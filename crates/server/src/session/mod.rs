@@ -17,15 +17,15 @@ use crate::auth::{Account, Authenticator, PasswordChecks, Right};
 use crate::commands::{self, Access, ArgRule, Outcome};
 use crate::config::ServerConfig;
 use crate::data::{
-    DataEvent, DataSetup, DataTls, Job, MinRate, PublicAddress, TransferError, TransferHandle, TransferParams,
-    bind_passive, spawn_transfer,
+    DataEvent, DataSetup, DataTls, Job, MinRate, PublicAddress, Received, TransferError, TransferHandle,
+    TransferParams, bind_passive, spawn_transfer,
 };
 use crate::error::{CommandError, StorageError, StorageErrorKind};
 use crate::limits::{
     Connections, Direction, LoginGuard, QuotaCharge, QuotaPlan, QuotaUsage, Quotas, RateLimit, Refusal, Throttle,
     UserRates, UserSlot,
 };
-use crate::storage::{Metadata, NameProblem, Storage, Uploader, VirtualPath, check_new_name, check_path};
+use crate::storage::{FileIdentity, Metadata, NameProblem, Storage, Uploader, VirtualPath, check_new_name, check_path};
 use crate::tls::{SessionTls, TlsContext};
 use ferroftp_proto::listing::{Facts, FileKind};
 use ferroftp_proto::{Command, LineError, Reply, ReplyCode};
@@ -131,6 +131,8 @@ pub(crate) struct Running {
     abort_requested: bool,
     /// An upload that stores a whole file (remembered for `MFMT` when it ends well).
     stores: bool,
+    /// The identity of the file the upload is about to name (see `Received::file`).
+    file: Option<FileIdentity>,
 }
 
 /// One client's session.
@@ -175,11 +177,11 @@ pub(crate) struct Session {
     pub(crate) quota: Option<Arc<QuotaUsage>>,
     /// Files this session stored (path and identity), most recent last, for
     /// `MFMT` by users who may not change other files.
-    stored: VecDeque<(VirtualPath, String)>,
+    stored: VecDeque<(VirtualPath, FileIdentity)>,
     transfer: Option<Running>,
     /// An upload's question whether the client is still there, taken early
     /// (with the 150 reply) and answered by the event loop.
-    received: Option<tokio::sync::oneshot::Sender<bool>>,
+    received: Option<Received>,
     queued: VecDeque<Result<Vec<u8>, LineError>>,
     /// The session ends after the current reply.
     closing: bool,
@@ -332,7 +334,8 @@ impl Session {
 
     /// True if this session stored the file now at `path` (`meta`).
     pub(crate) fn stored_here(&self, path: &VirtualPath, meta: &Metadata) -> bool {
-        self.stored.iter().any(|(p, unique)| p == path && *unique == meta.unique)
+        let identity = meta.identity();
+        self.stored.iter().any(|(p, stored)| p == path && *stored == identity)
     }
 
     /// The rate limits a transfer obeys: the user's (shared by all their
@@ -432,6 +435,7 @@ impl Session {
             started: Instant::now(),
             abort_requested: false,
             stores: false,
+            file: None,
         });
         Ok(Outcome::Transfer)
     }
@@ -578,8 +582,8 @@ impl Session {
                         self.finish_transfer(result).await
                     }
                     // An upload already complete: the event loop answers it next.
-                    Ok(DataEvent::Received(answer)) => {
-                        self.received = Some(answer);
+                    Ok(DataEvent::Received(received)) => {
+                        self.received = Some(received);
                         self.send(&r).await
                     }
                     _ => self.send(&r).await,
@@ -587,8 +591,9 @@ impl Session {
             }
             Some(DataEvent::Done(result)) => self.finish_transfer(result).await,
             // Answered in the event loop, which holds the control reader.
-            Some(DataEvent::Received(answer)) => {
-                let _ = answer.send(true);
+            Some(DataEvent::Received(received)) => {
+                t.file = received.file;
+                let _ = received.answer.send(true);
                 Ok(())
             }
             None => {
@@ -603,8 +608,8 @@ impl Session {
         let Some(t) = self.transfer.take() else {
             return Ok(());
         };
-        if t.stores && result.is_ok() {
-            self.remember_stored(&t.path).await;
+        if let (true, Ok(_), Some(file)) = (t.stores, &result, &t.file) {
+            self.remember_stored(&t.path, file);
         }
         let reply = self.transfer_reply(t.verb, &t.path, &t.done, t.started, &result);
         if t.abort_requested {
@@ -614,20 +619,17 @@ impl Session {
         self.send(&reply).await
     }
 
-    /// Remembers a file this session stored, where the account could not
-    /// change it otherwise.
-    async fn remember_stored(&mut self, path: &str) {
+    /// Remembers a file this session stored (`file`, its identity taken
+    /// before it got its name), where the account could not change it otherwise.
+    fn remember_stored(&mut self, path: &str, file: &FileIdentity) {
         let path = VirtualPath::root().join(path);
         if self.has(Right::Delete, &path) {
             return;
         }
-        let Ok(storage) = self.storage() else { return };
-        if let Ok(meta) = storage.symlink_metadata(&path).await {
-            if self.stored.len() >= STORED_REMEMBERED {
-                self.stored.pop_front();
-            }
-            self.stored.push_back((path, meta.unique));
+        if self.stored.len() >= STORED_REMEMBERED {
+            self.stored.pop_front();
         }
+        self.stored.push_back((path, file.clone()));
     }
 
     /// Logs the end of a transfer and gives its reply: 226 with `done` (its
@@ -885,13 +887,16 @@ impl Deadlines {
 
 /// Answers an upload's question whether the client is still there: its
 /// control connection open, or closed after `QUIT` (see `DataEvent::Received`).
-fn answer_received(s: &Session, reader: &mut ControlReader, answer: tokio::sync::oneshot::Sender<bool>) {
+fn answer_received(s: &mut Session, reader: &mut ControlReader, received: Received) {
     let quit_queued = s.queued.iter().any(|l| l.as_ref().is_ok_and(|l| is_quit(l)));
     let gone = reader.client_gone() && !quit_queued;
     if gone {
         info!("control connection closed before the end of an upload; not stored");
     }
-    let _ = answer.send(!gone);
+    if let Some(t) = &mut s.transfer {
+        t.file = received.file;
+    }
+    let _ = received.answer.send(!gone);
 }
 
 async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &CancellationToken) -> io::Result<()> {
@@ -905,8 +910,8 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
         if s.closing {
             return Ok(());
         }
-        if let Some(answer) = s.received.take() {
-            answer_received(s, reader, answer);
+        if let Some(received) = s.received.take() {
+            answer_received(s, reader, received);
         }
         if s.transfer.is_none() {
             if due.shutdown.is_some() {
@@ -930,10 +935,10 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
                 due.shutdown = Some(tokio::time::Instant::now() + s.ctx.config.shutdown_grace);
             }
             event = next_event(&mut s.transfer) => {
-                if let Some(DataEvent::Received(answer)) = event {
+                if let Some(DataEvent::Received(received)) = event {
                     // The upload is complete on disk; it is given its name only
                     // if the client is still there.
-                    answer_received(s, reader, answer);
+                    answer_received(s, reader, received);
                     continue;
                 }
                 s.on_data_event(event).await?;

@@ -9,8 +9,8 @@
 
 use super::staging::{self, STAGING_DIR, is_same_file, lock_for_upload, staged_name};
 use super::{
-    DirEntry, DirStream, Ended, Freed, Metadata, ReadStream, Storage, Upload, UploadRequest, UploadStart, UploadState,
-    Uploader, VirtualPath,
+    DirEntry, DirStream, Ended, FileIdentity, Freed, Metadata, ReadStream, Storage, Upload, UploadRequest, UploadStart,
+    UploadState, Uploader, VirtualPath,
 };
 use crate::error::{StorageError, StorageErrorKind};
 use async_trait::async_trait;
@@ -135,9 +135,15 @@ fn convert(m: &cap_std::fs::Metadata, link_target: Option<String>) -> Metadata {
         nlink: m.nlink(),
         uid: m.uid(),
         gid: m.gid(),
-        unique: format!("{:x}U{:x}", m.dev(), m.ino()),
+        unique: unique(m.dev(), m.ino()),
+        created: m.created().ok().map(|t| t.into_std()),
         link_target,
     }
+}
+
+/// The `unique` fact of a file: its device and inode, which a rename keeps.
+fn unique(dev: u64, ino: u64) -> String {
+    format!("{dev:x}U{ino:x}")
 }
 
 fn link_target(dir: &Dir, path: &Path) -> Option<String> {
@@ -700,6 +706,12 @@ impl Upload for LocalUpload {
             }
             Err(_) => Err(StorageError::new(StorageErrorKind::Io, self.shown.clone())),
         }
+    }
+
+    fn identity(&self) -> Option<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let m = self.target.as_ref()?.file.metadata().ok()?;
+        Some(FileIdentity { unique: unique(m.dev(), m.ino()), created: m.created().ok() })
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), StorageError> {

@@ -38,8 +38,27 @@ pub struct Metadata {
     pub gid: u32,
     /// Stable identity for the RFC 3659 `unique` fact.
     pub unique: String,
+    /// When the file was made, where the file system records it.
+    pub created: Option<SystemTime>,
     /// The target of a symbolic link.
     pub link_target: Option<String>,
+}
+
+impl Metadata {
+    /// Which file this is (see [`FileIdentity`]).
+    pub fn identity(&self) -> FileIdentity {
+        FileIdentity { unique: self.unique.clone(), created: self.created }
+    }
+}
+
+/// Which file an entry is, across renames: its `unique` fact (device and
+/// inode for local folders) and, where the file system records it, its birth
+/// time, because a file system gives a deleted file's inode to the next file
+/// made at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileIdentity {
+    pub unique: String,
+    pub created: Option<SystemTime>,
 }
 
 /// One entry of a directory listing.
@@ -196,6 +215,11 @@ pub trait Upload: Send {
     /// Waits for every write, and with [`UploadRequest::sync`] for the data to
     /// be on disk. After it, `commit` only gives the upload its name.
     async fn flush(&mut self) -> Result<(), StorageError>;
+    /// The file's identity (the [`Metadata::unique`] it will have under its
+    /// name), once flushed; `None` where the backend cannot tell.
+    fn identity(&self) -> Option<FileIdentity> {
+        None
+    }
     /// Makes the upload final: renames it into place (replacing a file only
     /// when [`UploadRequest::replace`] allows it) and, with `sync`, puts the
     /// folder entry on disk.

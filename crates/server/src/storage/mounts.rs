@@ -136,6 +136,7 @@ fn virtual_dir() -> Metadata {
         uid: 0,
         gid: 0,
         unique: "virtual".into(),
+        created: None,
         link_target: None,
     }
 }

@@ -656,6 +656,10 @@ fn chmod_and_mfmt_cannot_change_what_is_not_yours() {
     let mut other = srv.raw();
     other.login("anonymous", "other@");
     other.expect("MFMT 19700101000000 mine.txt", 550);
+    // Nor, once someone else's file took its name, the session that stored it.
+    std::fs::remove_file(srv.path("mine.txt")).unwrap();
+    srv.write("mine.txt", b"theirs now");
+    anon.expect("MFMT 19700101000000 mine.txt", 550);
 
     // A user with every right: no setuid, setgid or sticky, not on the root.
     let mut alice = srv.raw_alice();
