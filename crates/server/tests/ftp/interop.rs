@@ -458,26 +458,18 @@ fn curl_killed_mid_upload_never_replaces_the_file_and_resumes() {
     let local = work.path().join("new.bin");
     std::fs::write(&local, &new).unwrap();
     let auth = format!("{USER}:{PASS}@");
+    let target = url(&srv, &auth, "victim.bin");
     for round in 0..20 {
-        let mut child = Command::new(&curl)
-            .args(["--silent", "--limit-rate", "4M", "-T"])
-            .arg(&local)
-            .arg(url(&srv, &auth, "victim.bin"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_staged_bytes(&srv.path(""), 1 << 20);
-        child.kill().unwrap();
-        child.wait().unwrap();
-        wait_uploads_ended(&srv.path(""));
+        kill_mid_upload(
+            &srv,
+            Command::new(&curl).args(["--silent", "--limit-rate", "4M", "-T"]).arg(&local).arg(&target),
+        );
         assert!(srv.read("victim.bin") == original, "round {round}: the killed upload replaced the file");
     }
     run(Command::new(&curl)
         .args(["--silent", "--show-error", "--fail", "--max-time", "120", "-C", "-", "-T"])
         .arg(&local)
-        .arg(url(&srv, &auth, "victim.bin")));
+        .arg(&target));
     assert!(srv.read("victim.bin") == new, "the resumed upload differs");
     assert_eq!(srv.visible_names(""), ["victim.bin"]);
     assert!(srv.staged("").is_empty(), "left staged: {:?}", srv.staged(""));
@@ -493,20 +485,24 @@ fn lftp_put_c_resumes_an_interrupted_upload() {
     let data = content(6 << 20, 22);
     let local = work.path().join("big.bin");
     std::fs::write(&local, &data).unwrap();
-    let mut child = Command::new(&lftp)
-        .args(["-u", &format!("{USER},{PASS}"), "-p", &srv.v4.port().to_string(), "-e"])
-        .arg(format!("set ftp:ssl-allow no; set net:limit-rate 2000000; put '{}' -o big.bin; bye", local.display()))
-        .arg("127.0.0.1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    kill_mid_upload(
+        &srv,
+        Command::new(&lftp)
+            .args(["-u", &format!("{USER},{PASS}"), "-p", &srv.v4.port().to_string(), "-e"])
+            .arg(format!("set ftp:ssl-allow no; set net:limit-rate 2000000; put '{}' -o big.bin; bye", local.display()))
+            .arg("127.0.0.1"),
+    );
+    assert!(!srv.path("big.bin").exists(), "a partial upload appeared under its name");
+    lftp_cmd(&lftp, &srv, &format!("put -c '{}' -o big.bin", local.display()));
+    assert!(srv.read("big.bin") == data, "the resumed upload differs");
+}
+
+/// Runs a client's upload, kills it once 1 MiB has arrived, and waits until
+/// the server has ended the upload.
+fn kill_mid_upload(srv: &TestServer, command: &mut Command) {
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     wait_staged_bytes(&srv.path(""), 1 << 20);
     child.kill().unwrap();
     child.wait().unwrap();
     wait_uploads_ended(&srv.path(""));
-    assert!(!srv.path("big.bin").exists(), "a partial upload appeared under its name");
-    lftp_cmd(&lftp, &srv, &format!("put -c '{}' -o big.bin", local.display()));
-    assert!(srv.read("big.bin") == data, "the resumed upload differs");
 }
