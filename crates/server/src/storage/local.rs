@@ -386,6 +386,8 @@ struct Target {
     request: UploadRequest,
     /// Committed or ended; until then, dropping it ends it as `end(true)`.
     done: bool,
+    /// The staged file's identity (see [`Upload::identity`]).
+    identity: Option<FileIdentity>,
 }
 
 /// Opens the file an upload writes to (see [`UploadStart`] and
@@ -401,7 +403,8 @@ fn open_upload(root: &Dir, rel: &Path, request: &UploadRequest, folder: PathBuf)
         Err(e) => return Err(io_failure(e)),
     };
     let staged = staged_name(&request.uploader, name.as_ref());
-    let target = |file, staged: Option<(Dir, String)>, dir: Dir, start_len: u64| Target {
+    let target = |file: std::fs::File, staged: Option<(Dir, String)>, dir: Dir, start_len: u64| Target {
+        identity: staged.as_ref().and_then(|_| made_identity(&file)),
         file,
         folder: dir,
         name: name.to_string(),
@@ -583,6 +586,15 @@ fn open_staged(dir: &Dir, staged: &str) -> Result<Option<(Dir, std::fs::File)>, 
     Ok(Some((staging, file)))
 }
 
+/// The identity of a file an upload made, which no later file can have:
+/// device, inode and birth time. `None` where the file system records no
+/// birth time, because it gives a deleted file's inode to the next file made.
+fn made_identity(file: &std::fs::File) -> Option<FileIdentity> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata().ok()?;
+    Some(FileIdentity { unique: unique(m.dev(), m.ino()), created: Some(m.created().ok()?) })
+}
+
 impl Target {
     /// Puts a complete upload in place (see [`Upload::commit`]).
     fn commit(&mut self) -> Result<(), OpenFailure> {
@@ -709,9 +721,7 @@ impl Upload for LocalUpload {
     }
 
     fn identity(&self) -> Option<FileIdentity> {
-        use std::os::unix::fs::MetadataExt;
-        let m = self.target.as_ref()?.file.metadata().ok()?;
-        Some(FileIdentity { unique: unique(m.dev(), m.ino()), created: m.created().ok() })
+        self.target.as_ref()?.identity.clone()
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), StorageError> {

@@ -53,8 +53,8 @@ impl Metadata {
 
 /// Which file an entry is, across renames: its `unique` fact (device and
 /// inode for local folders) and, where the file system records it, its birth
-/// time, because a file system gives a deleted file's inode to the next file
-/// made at once.
+/// time. Without a birth time it is device and inode only, which a file
+/// system gives to the next file made as soon as a file is deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileIdentity {
     pub unique: String,
@@ -215,8 +215,10 @@ pub trait Upload: Send {
     /// Waits for every write, and with [`UploadRequest::sync`] for the data to
     /// be on disk. After it, `commit` only gives the upload its name.
     async fn flush(&mut self) -> Result<(), StorageError>;
-    /// The file's identity (the [`Metadata::unique`] it will have under its
-    /// name), once flushed; `None` where the backend cannot tell.
+    /// The identity of the file this upload made and will name, which no
+    /// other file can share. `None` for an append in place (the file is not
+    /// the upload's own) and where the backend cannot tell one file from a
+    /// later one (the local backend: a file system without birth times).
     fn identity(&self) -> Option<FileIdentity> {
         None
     }
