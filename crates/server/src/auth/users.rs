@@ -220,14 +220,12 @@ impl UserDirectory {
             .collect();
         // The dummy costs what the costliest real check costs: an unknown
         // name never answers faster than a wrong password.
+        let cost = |p: &Params| (p.block_count() as u64) * u64::from(p.t_cost());
         let costliest = hashes
             .values()
             .filter_map(|h| PasswordHash::new(h).ok().and_then(|p| Params::try_from(&p).ok()))
-            .max_by_key(|p| (p.block_count() as u64) * u64::from(p.t_cost()))
-            .filter(|p| {
-                let d = Params::default();
-                (p.block_count() as u64) * u64::from(p.t_cost()) > (d.block_count() as u64) * u64::from(d.t_cost())
-            })
+            .max_by_key(cost)
+            .filter(|p| cost(p) > cost(&Params::default()))
             .unwrap_or_default();
         let dummy_hash: Arc<str> = hash_password_with("ferroftp-no-such-user", costliest).unwrap_or_default().into();
         UserDirectory {

@@ -42,7 +42,9 @@ pub(crate) async fn run(s: &mut Session, arg: Option<String>) -> HandlerResult {
             if path.is_root() || s.account()?.policy.mounts.contains(&path) {
                 return Err(CommandError::reply(
                     ReplyCode::FILE_UNAVAILABLE,
-                    format!("{path} is the root of a mounted folder; its permissions cannot be changed."),
+                    format!(
+                        "{path} is the root of your tree or of a mounted folder; its permissions cannot be changed."
+                    ),
                 ));
             }
             s.storage()?.set_mode(&path, mode).await?;

@@ -104,11 +104,6 @@ impl Effect {
             Effect::Cut { at, old } => QuotaPlan { adds: at, replaces: old, keeps_partial, ..QuotaPlan::default() },
         }
     }
-
-    /// True if the committed upload is a whole file this session stored.
-    pub(crate) fn stores_whole_file(self) -> bool {
-        !matches!(self, Effect::Append { .. })
-    }
 }
 
 /// Starts an upload of `path` at `start` for `verb`: checks the rights its
@@ -152,11 +147,7 @@ pub(crate) async fn start(
     }
     let ascii = s.transfer_type == TransferType::Ascii;
     let opened = opened.replace("{mode}", mode_label(s));
-    let outcome = s.start_transfer(Job::Receive { upload, ascii, quota }, verb, path, opened, done)?;
-    if effect.stores_whole_file() {
-        s.mark_stored();
-    }
-    Ok(outcome)
+    s.start_transfer(Job::Receive { upload, ascii, quota }, verb, path, opened, done)
 }
 
 #[cfg(test)]

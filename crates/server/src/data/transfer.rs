@@ -490,7 +490,7 @@ async fn receive(
     path: &str,
 ) -> Result<u64, TransferError> {
     let disk_error = |e: io::Error| TransferError::Storage(StorageError::io(e, path));
-    let largest = RECEIVE_CHUNK.min(throttle.chunk()).max(RECEIVE_FIRST.min(throttle.chunk()));
+    let largest = RECEIVE_CHUNK.min(throttle.chunk());
     let mut size = RECEIVE_FIRST.min(largest);
     // Two buffers take turns: the network fills one while storage writes the other.
     let mut buf = vec![0u8; size];

@@ -216,8 +216,13 @@ impl ControlReader {
                 Poll::Ready(Err(_)) => return true,
             }
         }
-        self.eof && !self.decoder.holds_line(|l| ferroftp_proto::Command::parse(l).is_ok_and(|c| c.verb == "QUIT"))
+        self.eof && !self.decoder.holds_line(is_quit)
     }
+}
+
+/// True if `line` is a `QUIT` command.
+pub(super) fn is_quit(line: &[u8]) -> bool {
+    ferroftp_proto::Command::parse(line).is_ok_and(|c| c.verb == "QUIT")
 }
 
 /// Writes replies, each in a single write so a reply is one TCP segment (or TLS

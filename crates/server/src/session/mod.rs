@@ -10,7 +10,7 @@ mod control;
 mod pending;
 
 pub(crate) use control::{ControlReader, ControlWriter};
-use control::{accept_tls, split_plain, split_tls, start_tls, stop_tls};
+use control::{accept_tls, is_quit, split_plain, split_tls, start_tls, stop_tls};
 pub(crate) use pending::Pending;
 
 use crate::auth::{Account, Authenticator, PasswordChecks, Right};
@@ -129,9 +129,8 @@ pub(crate) struct Running {
     started: Instant,
     /// ABOR arrived; after the transfer's own reply, ABOR gets its 226.
     abort_requested: bool,
-    /// An upload that stores a whole file (remembered for `MFMT` when it ends well).
-    stores: bool,
-    /// The identity of the file the upload is about to name (see `Received::file`).
+    /// The identity of the file an upload made and is about to name (see
+    /// `Received::file`), remembered for `MFMT` when it ends well.
     file: Option<FileIdentity>,
 }
 
@@ -324,12 +323,9 @@ impl Session {
         Ok(Uploader { owner, quota: self.quota_at(path).map(|q| q.owner().to_string()) })
     }
 
-    /// Marks the running upload as one that stores a whole file, so that this
-    /// session may set its time afterwards (`MFMT`).
-    pub(crate) fn mark_stored(&mut self) {
-        if let Some(t) = &mut self.transfer {
-            t.stores = true;
-        }
+    /// True if the client sent `QUIT` among the commands held during a transfer.
+    fn quit_queued(&self) -> bool {
+        self.queued.iter().any(|l| l.as_ref().is_ok_and(|l| is_quit(l)))
     }
 
     /// True if this session stored the file now at `path` (`meta`).
@@ -434,7 +430,6 @@ impl Session {
             path: path.to_string(),
             started: Instant::now(),
             abort_requested: false,
-            stores: false,
             file: None,
         });
         Ok(Outcome::Transfer)
@@ -608,7 +603,7 @@ impl Session {
         let Some(t) = self.transfer.take() else {
             return Ok(());
         };
-        if let (true, Ok(_), Some(file)) = (t.stores, &result, &t.file) {
+        if let (Ok(_), Some(file)) = (&result, &t.file) {
             self.remember_stored(&t.path, file);
         }
         let reply = self.transfer_reply(t.verb, &t.path, &t.done, t.started, &result);
@@ -669,11 +664,6 @@ impl Session {
 fn name_refused(name: &str, problem: NameProblem) -> CommandError {
     let shown: String = name.chars().take(64).flat_map(char::escape_debug).collect();
     CommandError::reply(ReplyCode::NAME_NOT_ALLOWED, format!("File name not allowed: {problem} (\"{shown}\")."))
-}
-
-/// True if `line` is a `QUIT` command.
-fn is_quit(line: &[u8]) -> bool {
-    Command::parse(line).is_ok_and(|c| c.verb == "QUIT")
 }
 
 async fn next_event(t: &mut Option<Running>) -> Option<DataEvent> {
@@ -888,8 +878,7 @@ impl Deadlines {
 /// Answers an upload's question whether the client is still there: its
 /// control connection open, or closed after `QUIT` (see `DataEvent::Received`).
 fn answer_received(s: &mut Session, reader: &mut ControlReader, received: Received) {
-    let quit_queued = s.queued.iter().any(|l| l.as_ref().is_ok_and(|l| is_quit(l)));
-    let gone = reader.client_gone() && !quit_queued;
+    let gone = reader.client_gone() && !s.quit_queued();
     if gone {
         info!("control connection closed before the end of an upload; not stored");
     }
@@ -949,8 +938,7 @@ async fn event_loop(s: &mut Session, reader: &mut ControlReader, shutdown: &Canc
                     // The client closed the connection. A client that sent QUIT
                     // without waiting for its upload's 226 still gets the upload
                     // stored (and 226, 221 if it listens).
-                    let quit_queued = s.queued.iter().any(|l| l.as_ref().is_ok_and(|l| is_quit(l)));
-                    if s.transfer.is_some() && quit_queued {
+                    if s.transfer.is_some() && s.quit_queued() {
                         reader_done = true;
                         continue;
                     }

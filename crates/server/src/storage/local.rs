@@ -335,27 +335,44 @@ impl Storage for LocalFs {
 /// Renames `from` to `to`, both beneath `root`: each name is resolved in
 /// its folder, opened beneath the root, so neither can lead outside it. An
 /// existing `to` is replaced only when `replace` allows it and `from` is not
-/// a folder (`renameat2` with `RENAME_NOREPLACE` otherwise, so the check is
-/// the rename itself). A file system without `RENAME_NOREPLACE` gets a check
-/// before the rename instead.
+/// a folder (see [`rename_at`]). Returns whether `from` was a folder.
 fn rename_beneath(root: &Dir, from: &Path, to: &Path, replace: bool) -> io::Result<bool> {
-    use rustix::fs::{RenameFlags, renameat_with};
     let (from_parent, from_name) = split(from)?;
     let (to_parent, to_name) = split(to)?;
     let from_dir = root.open_dir(from_parent)?;
     let to_dir = root.open_dir(to_parent)?;
     let is_dir = from_dir.symlink_metadata(from_name)?.is_dir();
-    let flags = if replace && !is_dir { RenameFlags::empty() } else { RenameFlags::NOREPLACE };
-    match renameat_with(&from_dir, from_name, &to_dir, to_name, flags) {
-        Err(rustix::io::Errno::INVAL) if flags == RenameFlags::NOREPLACE => {
-            if to_dir.symlink_metadata(to_name).is_ok() {
-                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
-            }
-            renameat_with(&from_dir, from_name, &to_dir, to_name, RenameFlags::empty())?;
-        }
-        other => other?,
-    }
+    rename_at((&from_dir, from_name), (&to_dir, to_name), replace && !is_dir, is_dir)?;
     Ok(is_dir)
+}
+
+/// Renames a name in one folder to a name in another. Without `replace` the
+/// rename itself refuses a name that is taken (`renameat2` with
+/// `RENAME_NOREPLACE`: `EEXIST`), so a file that appears meanwhile is never
+/// replaced. On a file system without that flag a file is linked to its new
+/// name (which fails just the same) and unlinked from the old one; a folder,
+/// which cannot be linked, is checked for first.
+fn rename_at(
+    (from_dir, from): (&Dir, &str),
+    (to_dir, to): (&Dir, &str),
+    replace: bool,
+    is_dir: bool,
+) -> io::Result<()> {
+    use rustix::fs::{AtFlags, RenameFlags, linkat, renameat_with, unlinkat};
+    let flags = if replace { RenameFlags::empty() } else { RenameFlags::NOREPLACE };
+    match renameat_with(from_dir, from, to_dir, to, flags) {
+        Err(rustix::io::Errno::INVAL) if !replace && is_dir => {
+            if to_dir.symlink_metadata(to).is_ok() {
+                return Err(rustix::io::Errno::EXIST.into());
+            }
+            Ok(renameat_with(from_dir, from, to_dir, to, RenameFlags::empty())?)
+        }
+        Err(rustix::io::Errno::INVAL) if !replace => {
+            linkat(from_dir, from, to_dir, to, AtFlags::empty())?;
+            Ok(unlinkat(from_dir, from, AtFlags::empty())?)
+        }
+        other => Ok(other?),
+    }
 }
 
 /// Puts a folder's entries on disk. cap-std's handles are `O_PATH`
@@ -598,31 +615,16 @@ fn made_identity(file: &std::fs::File) -> Option<FileIdentity> {
 impl Target {
     /// Puts a complete upload in place (see [`Upload::commit`]).
     fn commit(&mut self) -> Result<(), OpenFailure> {
-        use rustix::fs::{RenameFlags, renameat_with};
         self.done = true;
         let Some((staging, staged)) = &self.staged else { return Ok(()) };
-        let flags = if self.request.replace { RenameFlags::empty() } else { RenameFlags::NOREPLACE };
-        let renamed = match renameat_with(staging, staged.as_str(), &self.folder, self.name.as_str(), flags) {
-            // A file system without RENAME_NOREPLACE: a hard link fails just
-            // the same if the name is taken, then the staged name goes.
-            Err(rustix::io::Errno::INVAL) if !self.request.replace => rustix::fs::linkat(
-                staging,
-                staged.as_str(),
-                &self.folder,
-                self.name.as_str(),
-                rustix::fs::AtFlags::empty(),
-            )
-            .and_then(|()| rustix::fs::unlinkat(staging, staged.as_str(), rustix::fs::AtFlags::empty())),
-            other => other,
-        };
-        match renamed {
+        match rename_at((staging, staged), (&self.folder, &self.name), self.request.replace, false) {
             Ok(()) => {}
-            Err(rustix::io::Errno::EXIST) => {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let _ = staging.remove_file(staged);
                 let _ = self.folder.remove_dir(STAGING_DIR);
                 return Err((StorageErrorKind::NameTaken, None));
             }
-            Err(e) => return Err(io_failure(e.into())),
+            Err(e) => return Err(io_failure(e)),
         }
         if self.request.sync {
             sync_dir(&self.folder).map_err(io_failure)?;
