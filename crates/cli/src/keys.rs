@@ -167,19 +167,10 @@ pub fn folders_of(path: &Path) -> Vec<PathBuf> {
 /// renewed certificate in the same folders is followed; one planted to lead
 /// elsewhere is refused), and Landlock holds it to that where the kernel has it.
 pub fn run_helper(cert: &Path, key: &Path) -> anyhow::Result<()> {
-    use landlock::{
-        ABI, Access, AccessFs, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, path_beneath_rules,
-    };
-    let abi = ABI::V5;
     let mut folders = folders_of(cert);
     folders.extend(folders_of(key));
-    let status = Ruleset::default()
-        .handle_access(AccessFs::from_all(abi))
-        .and_then(|r| r.create())
-        .and_then(|r| r.add_rules(path_beneath_rules(&folders, AccessFs::from_read(abi))))
-        .and_then(|r| r.restrict_self())
-        .context("restricting the key helper")?;
-    if status.ruleset == RulesetStatus::NotEnforced {
+    let status = crate::sandbox::enter(&[], &folders).context("restricting the key helper")?;
+    if status == landlock::RulesetStatus::NotEnforced {
         eprintln!(
             "ferroftp key-helper: Landlock is not available on this kernel; the helper keeps root without that sandbox \
              and checks itself that it reads only from {}",

@@ -92,26 +92,32 @@ pub struct Allowed {
     pub read: Vec<PathBuf>,
 }
 
-/// Restricts file access with Landlock and says in the log whether it is in
-/// force. A kernel without Landlock is not an error: the log says so.
-pub fn restrict(allowed: &Allowed) -> anyhow::Result<bool> {
+/// Restricts this process with Landlock to what is beneath `read_write`
+/// (anything) and `read_only` (reading); returns how far the kernel enforces it.
+pub fn enter(read_write: &[PathBuf], read_only: &[PathBuf]) -> anyhow::Result<RulesetStatus> {
     let abi = ABI::V5;
-    let read_only = AccessFs::from_read(abi);
     let status = Ruleset::default()
         .handle_access(AccessFs::from_all(abi))
         .context("preparing the Landlock sandbox")?
         .create()
         .context("creating the Landlock sandbox")?
-        .add_rules(path_beneath_rules(&allowed.folders, AccessFs::from_all(abi)))
+        .add_rules(path_beneath_rules(read_write, AccessFs::from_all(abi)))
         .context("allowing the served folders")?
-        .add_rules(path_beneath_rules(&allowed.read, read_only))
-        .context("allowing the configuration files")?
-        .add_rules(path_beneath_rules(SYSTEM_READ, read_only))
-        .context("allowing system files")?
+        .add_rules(path_beneath_rules(read_only, AccessFs::from_read(abi)))
+        .context("allowing the configuration and system files")?
         .restrict_self()
         .context("entering the Landlock sandbox")?;
+    Ok(status.ruleset)
+}
+
+/// Restricts file access with Landlock and says in the log whether it is in
+/// force. A kernel without Landlock is not an error: the log says so.
+pub fn restrict(allowed: &Allowed) -> anyhow::Result<bool> {
+    let mut read = allowed.read.clone();
+    read.extend(SYSTEM_READ.iter().map(PathBuf::from));
+    let status = enter(&allowed.folders, &read)?;
     let folders = allowed.folders.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-    match status.ruleset {
+    match status {
         RulesetStatus::FullyEnforced => {
             ACTIVE.store(true, Ordering::Relaxed);
             info!(%folders, "sandbox: Landlock active; files outside the served folders are out of reach");

@@ -19,7 +19,7 @@
 use ipnet::IpNet;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -76,14 +76,9 @@ pub enum BanTarget {
 impl BanTarget {
     /// The address's target: itself for IPv4, its /64 for IPv6.
     pub fn address(ip: IpAddr) -> Self {
-        let net = match ip.to_canonical() {
-            IpAddr::V4(v4) => IpNet::from(IpAddr::V4(v4)),
-            IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpNet::new(IpAddr::V6(Ipv6Addr::from(prefix)), 64).unwrap_or_else(|_| IpNet::from(IpAddr::V6(v6)))
-            }
-        };
-        BanTarget::Address(net)
+        let host = super::host_of(ip);
+        let prefix = if host.is_ipv6() { 64 } else { 32 };
+        BanTarget::Address(IpNet::new(host, prefix).unwrap_or_else(|_| IpNet::from(host)))
     }
 
     /// Reads what `ferroftp bans --lift` is given: an address, a network as

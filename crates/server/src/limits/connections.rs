@@ -55,10 +55,7 @@ impl Connections {
     /// addresses count by their /64, as for bans: one host usually holds a
     /// whole /64.
     pub fn admit(self: &Arc<Self>, ip: IpAddr, total: Option<u32>, per_ip: Option<u32>) -> Result<Slot, Refusal> {
-        let ip = match ip.to_canonical() {
-            IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
-            v4 => v4,
-        };
+        let ip = super::host_of(ip);
         let mut c = self.lock();
         if let Some(max) = total
             && c.total >= max
